@@ -1,0 +1,1 @@
+"""The Vedette controller: HTTP API, storage, scheduler and the result pipeline."""

@@ -1,0 +1,1 @@
+"""Built-in check types: one module per NodePing type, loaded through ``prober.registry``."""

@@ -1,0 +1,1 @@
+"""Probe runtime: plugin contract, registry, runner, sens rechecks, worker and bus."""
