@@ -114,6 +114,8 @@ class CheckParams(BaseModel):
     IGNORED_FIELDS: ClassVar[frozenset[str]] = frozenset()
     # Fields whose values are secrets: never logged, never shown to read-only tokens.
     SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset()
+    # Other spellings of fields that the model renames before validating (``volume`` for ``volumemin``).
+    ALIASES: ClassVar[frozenset[str]] = frozenset()
     # False for types that need no target (AGENT, DNS, PUSH, CLUSTER, SPEC10DNS, SPEC10RDDS).
     TARGET_REQUIRED: ClassVar[bool] = True
 

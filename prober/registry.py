@@ -24,12 +24,40 @@ AUTOLOAD_ENV = "VEDETTE_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_CHECKTYPES: tuple[str, ...] = tuple(
     f"checktypes.{name}"
     for name in (
-        "agent", "audio", "cluster", "dns", "dohdot", "ftp", "http", "httpadv", "httpcontent",
-        "httpparse", "imap4", "mongodb", "mtr", "mysql", "ntp", "pgsql", "ping", "pop3", "port",
-        "push", "rbl", "rdp", "redis", "sip", "smtp", "snmp", "spec10dns", "spec10rdds", "ssh",
-        "ssl", "websocket", "whois",
+        "agent",
+        "audio",
+        "cluster",
+        "dns",
+        "dohdot",
+        "ftp",
+        "http",
+        "httpadv",
+        "httpcontent",
+        "httpparse",
+        "imap4",
+        "mongodb",
+        "mtr",
+        "mysql",
+        "ntp",
+        "pgsql",
+        "ping",
+        "pop3",
+        "port",
+        "push",
+        "rbl",
+        "rdp",
+        "redis",
+        "sip",
+        "smtp",
+        "snmp",
+        "spec10dns",
+        "spec10rdds",
+        "ssh",
+        "ssl",
+        "websocket",
+        "whois",
     )
-)  # fmt: skip
+)
 
 
 class UnknownCheckType(KeyError):

@@ -1,0 +1,1 @@
+"""NodePing-compatible API (``/api/1/...``)."""

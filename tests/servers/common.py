@@ -1,0 +1,167 @@
+"""Helpers for fixtures that run real server daemons (see /work/shared/test-servers.md).
+
+A daemon fixture follows one shape::
+
+    binary = require_binary("/usr/sbin/foo", "foo-package")   # skip locally, FAIL under CI=true
+    d = make_daemon_dir()                                       # 0755 dir under /tmp, not tmp_path
+    port = free_port()
+    proc = subprocess.Popen([binary, ...], stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent())
+    try:
+        wait_until(lambda: tcp_open(port), proc)
+        yield ...
+    finally:
+        stop(proc)
+        shutil.rmtree(d, ignore_errors=True)
+
+Never stop a daemon by name (pkill/killall): other workers run daemons with the same name.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+__all__ = [
+    "die_with_parent",
+    "free_port",
+    "free_port_tcp_udp",
+    "in_ci",
+    "make_daemon_dir",
+    "require_binary",
+    "stop",
+    "tcp_open",
+    "wait_until",
+]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def require_binary(path_or_name: str, package: str) -> str:
+    """Return the binary's path; when it is missing, skip the test locally but fail it under CI=true.
+
+    ``path_or_name`` is an absolute path or a command name looked up on PATH.
+    """
+    if os.sep in path_or_name:
+        found: str | None = path_or_name if os.access(path_or_name, os.X_OK) else None
+    else:
+        found = shutil.which(path_or_name)
+    if found is not None:
+        return found
+    reason = (
+        f"{path_or_name} not found: install the Debian package {package!r} "
+        f"(scripts/test installs it: add `need_debian_package <path> {package}` there)"
+    )
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port(udp: bool = False) -> int:
+    """A port on 127.0.0.1 that was free a moment ago (TCP, or UDP with udp=True)."""
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_port_tcp_udp() -> int:
+    """A port number free for both TCP and UDP (SIP, DNS)."""
+    for _ in range(50):
+        with socket.socket() as t:
+            t.bind(("127.0.0.1", 0))
+            port: int = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both TCP and UDP")
+
+
+def wait_until(
+    pred: Callable[[], Any],
+    proc: subprocess.Popen[Any] | None,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+) -> None:
+    """Poll ``pred`` until it returns true; OSError counts as "not yet".
+
+    Raises RuntimeError when ``proc`` exits first, TimeoutError after ``timeout`` seconds.
+    """
+    end = time.monotonic() + timeout
+    name = _proc_name(proc)
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{name} exited early with {proc.returncode}")
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{name} not ready after {timeout}s")
+
+
+def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a TCP connection to host:port succeeds (raises OSError otherwise)."""
+    socket.create_connection((host, port), 0.2).close()
+    return True
+
+
+def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    """Send ``sig`` and wait up to ``timeout`` seconds, then SIGKILL."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def make_daemon_dir(prefix: str = "srv-") -> str:
+    """A fresh 0755 directory under /tmp (pytest's tmp_path is 0700, unusable for daemons that drop
+    privileges). The caller removes it (shutil.rmtree(d, ignore_errors=True))."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    return d
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn`` for Popen: the daemon gets ``sig`` when the test process dies (e.g. an xdist
+    worker is killed), so no daemon outlives the test run. Use as ``preexec_fn=die_with_parent()``.
+
+    Popen runs preexec_fn after switching user=/group=, so the setting survives the exec."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def _set() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+    return _set
+
+
+def _proc_name(proc: subprocess.Popen[Any] | None) -> str:
+    if proc is None:
+        return "server"
+    args = proc.args
+    if isinstance(args, (list, tuple)) and args:
+        return os.path.basename(str(args[0]))
+    return str(args)
