@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--read-only", action="store_true", help="a token that can read but never write")
     create.add_argument("--label", default="", help="a note to recognise the token by")
     create.add_argument("--account", help="account id (default: the primary account)")
-    token_commands.add_parser("list", help="list tokens (prefix, access, label; never the token)")
+    listing = token_commands.add_parser("list", help="list tokens (prefix, access, label; never the token)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by the token or its 8-character prefix")
     revoke.add_argument("token")
+    for action in (create, listing, revoke):  # `vedette token create --db URL` works as well
+        action.add_argument("--db", default=argparse.SUPPRESS, help="database URL (VEDETTE_DATABASE_URL)")
     return parser
 
 

@@ -126,7 +126,10 @@ class ProbeWorker:
         attempts: dict[str, str] = {}
         while True:
             result = await run_check(check_type, job.params, ctx)
-            attempts[str(int(result.start * 1000))] = self.probe_id
+            attempt_ms = int(result.start * 1000)
+            while str(attempt_ms) in attempts:  # two attempts in the same millisecond stay two entries
+                attempt_ms += 1
+            attempts[str(attempt_ms)] = self.probe_id
             if tally.add(result.success, config_error=result.config_error):
                 break
             if not self._stopping:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def parse_tokens(text: str) -> tuple[str, str]:
 
 async def start_harness(database_url: str, *, run_probe: bool = False) -> tuple[ApiHarness, TestServer]:
     announced: list[str] = []
-    clock = FakeClock()
+    clock = FakeClock(int(time.time() * 1000))
     settings = Settings(database_url=database_url, run_probe=run_probe, recheck_delay=0)
     app = create_app(settings, clock=clock, announce=announced.append)
     server = TestServer(app, host="127.0.0.1")
@@ -65,7 +66,18 @@ async def start_harness(database_url: str, *, run_probe: bool = False) -> tuple[
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[ApiHarness]:
+    """The controller with no probe running: API tests only."""
     harness, _ = await start_harness(f"sqlite+aiosqlite:///{tmp_path}/vedette.db")
+    try:
+        yield harness
+    finally:
+        await harness.client.close()
+
+
+@pytest.fixture
+async def live_api(tmp_path: Path) -> AsyncIterator[ApiHarness]:
+    """The controller with its in-process probe: the scheduler -> probe -> pipeline loop, on a fake clock."""
+    harness, _ = await start_harness(f"sqlite+aiosqlite:///{tmp_path}/vedette.db", run_probe=True)
     try:
         yield harness
     finally:
