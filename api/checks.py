@@ -12,14 +12,14 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
 from api import ids
 from api.errors import ApiError
-from api.nodeping.request import as_bool
+from api.nodeping.request import as_bool, is_empty
 from api.probes import ProbeMap
+from api.secrets import mask_secrets, mask_url_password
 from prober.registry import CheckType, Registry
 from prober.runner import validation_message
 
@@ -49,15 +49,9 @@ VALID_SUB_MINUTE = (0.25, 0.5)
 MAX_INTERVAL = 1440
 MAX_SENS = 10
 MAX_DESCRIPTION = 1000
-MASK = "********"
 
 ExistsCheck = Callable[[str], Awaitable[str | None]]
 """Given a check id of the same account, its type, or None when there is no such check."""
-
-
-def is_empty(value: Any) -> bool:
-    """Empty means unset (nodeping-api.md §3.2): clients send every optional field with a blank default."""
-    return value is None or value == "" or value == [] or value == {}
 
 
 def _number(value: Any, field: str) -> float:
@@ -144,35 +138,6 @@ def merge_notifications(current: list[dict[str, Any]], update: list[dict[str, An
     changed = {key: spec for entry in update for key, spec in entry.items() if spec != "None"}
     kept = [entry for entry in current if not (set(entry) & (removals | set(changed)))]
     return kept + [{key: spec} for key, spec in changed.items()]
-
-
-def mask_url_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:{MASK}@{parts.hostname or ''}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def mask_secrets(value: Any, secret_fields: frozenset[str]) -> Any:
-    """Replace passwords, tokens and URL userinfo passwords for read-only tokens (at any depth)."""
-    if isinstance(value, dict):
-        return {
-            key: MASK
-            if (key in secret_fields or key == "password") and not is_empty(item)
-            else mask_secrets(item, secret_fields)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_secrets(item, secret_fields) for item in value]
-    if isinstance(value, str) and "@" in value and "://" in value:
-        return mask_url_password(value)
-    return value
 
 
 @dataclass

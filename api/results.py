@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from api.errors import ApiError
+from api.secrets import mask_url_password
 
 DAY_MS = 86_400_000
 MAX_LIMIT = 43_201
@@ -46,12 +47,12 @@ def _code(value: str) -> str | int:
     return int(value) if value.isdigit() else value
 
 
-def render_result(row: Mapping[str, Any]) -> dict[str, Any]:
+def render_result(row: Mapping[str, Any], *, readonly: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {
         "_id": f"{row['check_id']}-{row['start']}",
         "ci": row["account_id"],
         "t": row["type"],
-        "tg": row["target"],
+        "tg": mask_url_password(row["target"]) if readonly else row["target"],
         "th": str(row["threshold"]),
         "i": str(int(row["interval"]) if float(row["interval"]).is_integer() else row["interval"]),
         "ra": str(row["scheduled"]),

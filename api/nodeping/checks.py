@@ -66,7 +66,7 @@ async def read_checks(
         last = await services.store.last_results(list(views))
         for check_id, view in views.items():
             if check_id in last:
-                view["lastresult"] = render_result(last[check_id])
+                view["lastresult"] = render_result(last[check_id], readonly=not tenant.writable)
     if flag_present(params, "current") and (check_ids is None or len(check_ids) > 1):
         for event in await services.store.open_events(list(views)):
             views[event["check_id"]].setdefault("current", []).append(render_event(event))

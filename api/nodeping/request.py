@@ -39,6 +39,11 @@ def as_bool(value: Any, default: bool = False) -> bool:
     return default
 
 
+def is_empty(value: Any) -> bool:
+    """Empty means unset (nodeping-api.md §3.2): clients send every optional field with a blank default."""
+    return value is None or value == "" or value == [] or value == {}
+
+
 def flag_present(params: dict[str, Any], name: str) -> bool:
     """``lastresult``/``current``/``uptime``: present (empty or truthy) is on; an explicit false is off."""
     if name not in params:

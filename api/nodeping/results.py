@@ -32,7 +32,7 @@ async def handle_results(request: web.Request, params: dict[str, Any]) -> Any:
         return await summary(services, check, params)
     if sub:
         raise NotFound("Unknown resource")
-    return await history(services, check, params)
+    return await history(services, check, params, readonly=not tenant.writable)
 
 
 async def _check(services: Services, tenant: Tenant, request: web.Request, params: dict[str, Any]) -> Row:
@@ -58,7 +58,9 @@ def _int(params: dict[str, Any], name: str, low: int, high: int) -> int | None:
     return number
 
 
-async def history(services: Services, check: Row, params: dict[str, Any]) -> list[dict[str, Any]]:
+async def history(
+    services: Services, check: Row, params: dict[str, Any], *, readonly: bool = False
+) -> list[dict[str, Any]]:
     now = services.clock.now_ms()
     limit = _int(params, "limit", 1, MAX_LIMIT)
     span = _int(params, "span", 1, 24 * 366)
@@ -80,7 +82,7 @@ async def history(services: Services, check: Row, params: dict[str, Any]) -> lis
             limit = DEFAULT_LIMIT
     rows = await services.store.results(check["id"], start=start, end=end, limit=limit, ascending=ascending)
     clean = as_bool(params.get("clean")) or limit == 1
-    rendered = [render_result(row) for row in rows]
+    rendered = [render_result(row, readonly=readonly) for row in rows]
     return rendered if clean else [{"doc": record} for record in rendered]
 
 
