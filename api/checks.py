@@ -49,6 +49,7 @@ VALID_SUB_MINUTE = (0.25, 0.5)
 MAX_INTERVAL = 1440
 MAX_SENS = 10
 MAX_DESCRIPTION = 1000
+CANNOT_RUN_ON_AGENT = frozenset({"AGENT", "PUSH", "CLUSTER", "SPEC10DNS", "SPEC10RDDS"})
 
 ExistsCheck = Callable[[str], Awaitable[str | None]]
 """Given a check id of the same account, its type, or None when there is no such check."""
@@ -182,7 +183,7 @@ class CheckValidator:
             raise ApiError(str(exc)) from None
 
     async def validate_locations(
-        self, runlocations: Any, homeloc: Any, account_check_type: ExistsCheck
+        self, check_type: CheckType, runlocations: Any, homeloc: Any, account_check_type: ExistsCheck
     ) -> tuple[Any, Any]:
         if is_empty(runlocations) or runlocations is False or runlocations == "false":
             runlocations = None
@@ -190,6 +191,8 @@ class CheckValidator:
             if runlocations not in self.probes.regions and runlocations not in self.probes.probes:
                 if await account_check_type(runlocations) != "AGENT":
                     raise ApiError(f"Invalid runlocations: unknown region, probe or AGENT {runlocations}")
+                if check_type.name in CANNOT_RUN_ON_AGENT:
+                    raise ApiError(f"{check_type.name} checks cannot be run on an AGENT")
         elif isinstance(runlocations, list):
             unknown = [code for code in runlocations if code not in self.probes.probes]
             if unknown:
@@ -267,6 +270,7 @@ class CheckValidator:
             values["enabled"] = as_bool(enabled_raw)
         if creating or "runlocations" in params or "homeloc" in params:
             runlocations, homeloc = await self.validate_locations(
+                check_type,
                 params.get("runlocations", current.get("runlocations") if current else None),
                 params.get("homeloc", current.get("homeloc") if current else None),
                 account_check_type,

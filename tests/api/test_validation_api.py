@@ -141,6 +141,8 @@ async def test_runlocations_and_homeloc_accept_regions_probes_and_agents(api: An
     for runlocations in ("eur", ["local"], agent["_id"]):
         check = await api.create(type="PING", target=HOST, runlocations=runlocations, homeloc="roam")
         assert check["runlocations"] == runlocations and check["homeloc"] == "roam"
+    body = await api.call("POST", "checks", json={"type": "PUSH", "runlocations": agent["_id"]}, expect=400)
+    assert body == {"error": "PUSH checks cannot be run on an AGENT"}
 
 
 async def test_checktypes_lists_every_type_with_its_schema(api: Any) -> None:
