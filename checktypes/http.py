@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 from yarl import URL
 
+from checktypes._net import resolution_message
 from prober.base import BoolIsh, CheckContext, CheckParams, CheckResult, ConfigError, require_http_url
 
 NAME = "HTTP"
@@ -26,9 +27,6 @@ _NO_TIMEOUT = aiohttp.ClientTimeout()
 _SKIP_AUTO_HEADERS = ("Accept-Encoding",)
 # "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)" -> "wrong version number"
 _SSL_TEXT = re.compile(r"\[SSL(?:: [A-Z0-9_]+)?\] (.+?)(?: \(_ssl\.c:\d+\))?")
-_NO_ADDRESS_ERRORS = frozenset(
-    getattr(socket, name) for name in ("EAI_NODATA", "EAI_ADDRFAMILY", "EAI_FAMILY") if hasattr(socket, name)
-)
 
 
 class Params(CheckParams):
@@ -141,7 +139,7 @@ async def _final_status(
 
 def _error_message(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return _dns_message(exc.host, exc.os_error)
+        return resolution_message(exc.host, exc.os_error)
     if _is_tls_error(exc):
         return f"TLS error: {_describe(exc)}"
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -173,13 +171,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, aiohttp.ClientError):
         return os.strerror(exc.errno)
     return str(exc) or type(exc).__name__
-
-
-def _dns_message(host: str, error: OSError) -> str:
-    if isinstance(error, socket.gaierror):
-        if error.errno == socket.EAI_NONAME:
-            return f"No DNS resolution for {host}"
-        if error.errno in _NO_ADDRESS_ERRORS:
-            return f"No addresses found for {host}"
-        return f"Error resolving {host}: {error.strerror or error}"
-    return f"No addresses found for {host}"

@@ -1,0 +1,40 @@
+"""TLS helpers shared by the check types that speak TLS (SSL, SMTP, IMAP4, POP3, FTP, MYSQL, ...)."""
+
+from __future__ import annotations
+
+import ssl
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from prober.base import CheckResult
+
+
+def client_context(verify: bool) -> ssl.SSLContext:
+    """Certificate and host name verified with ``verify``; otherwise any certificate is accepted."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> x509.Certificate | None:
+    """The peer's leaf certificate, also when it was not verified (``getpeercert()`` is empty then)."""
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return x509.load_der_x509_certificate(der) if der else None
+
+
+def expiry_failure(
+    certificate: x509.Certificate | None, warningdays: int | None, now: datetime | None = None
+) -> CheckResult | None:
+    """A failing result when the certificate expires within ``warningdays`` days, else None."""
+    if not warningdays or certificate is None:
+        return None
+    now = now or datetime.now(UTC)
+    not_after = certificate.not_valid_after_utc
+    if (not_after - now).total_seconds() <= warningdays * 86_400:
+        return CheckResult.down("Certificate", f"Certificate expires {not_after:%Y-%m-%d %H:%M:%S} UTC")
+    return None
