@@ -27,7 +27,10 @@ def _server_fixtures() -> dict[str, object]:
             continue
         module = importlib.import_module(f"servers.{module_info.name}")
         for name, value in vars(module).items():
-            if hasattr(value, "_fixture_function_marker") or type(value).__name__ == "FixtureFunctionDefinition":
+            if (
+                hasattr(value, "_fixture_function_marker")
+                or type(value).__name__ == "FixtureFunctionDefinition"
+            ):
                 found[name] = value
     return found
 
