@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, field_validator
 
-from prober.base import CheckContext, CheckResult, FieldSpec, StrIsh, coerce_bool, coerce_int, coerce_str
+from prober.base import (
+    CheckContext,
+    CheckParams,
+    CheckResult,
+    FieldSpec,
+    StrIsh,
+    coerce_bool,
+    coerce_int,
+    coerce_str,
+)
 
 # --- small normalisers ----------------------------------------------------------------------------
 
@@ -104,6 +113,20 @@ def keep_members(data: dict[str, Literal["1", "0"]]) -> dict[str, Literal["1", "
     if not members:
         raise ValueError('must list at least one member check id with the value "1"')
     return members
+
+
+class MemberParams(CheckParams):
+    """Params of the aggregate types (CLUSTER, SPEC10DNS, SPEC10RDDS): a member list, no target."""
+
+    TARGET_REQUIRED = False
+
+    data: dict[str, MemberFlag]
+    """Member checks: ``{"<check id>": "1"}``; ``"0"`` entries (removals) are dropped."""
+
+    @field_validator("data")
+    @classmethod
+    def _members(cls, value: dict[str, Literal["1", "0"]]) -> dict[str, Literal["1", "0"]]:
+        return keep_members(value)
 
 
 def evaluate_members(members: dict[str, Literal["1", "0"]], ctx: CheckContext) -> CheckResult:

@@ -17,25 +17,18 @@ from aiohttp import web
 
 from api.errors import ApiError, Forbidden
 from api.storage.store import Store, TokenInfo
-
-TRUE_WORDS = {"true", "1", "yes", "on", "active"}
-FALSE_WORDS = {"false", "0", "no", "off", "inactive", "", "none", "null"}
+from prober.base import coerce_bool
 
 
 def as_bool(value: Any, default: bool = False) -> bool:
     """Boolean-ish values (nodeping-api.md §3.2); anything unrecognised is the default."""
     if value is None:
         return default
-    if isinstance(value, bool):
-        return value
+    coerced = coerce_bool(value)
+    if isinstance(coerced, bool):
+        return coerced
     if isinstance(value, int | float):
         return bool(value)
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in TRUE_WORDS:
-            return True
-        if lowered in FALSE_WORDS:
-            return False
     return default
 
 
