@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from typing import Any
 
@@ -89,11 +90,13 @@ async def test_dependency_down_mutes_the_notification_but_records_the_event(live
 
 async def test_not_yet_runnable_type_records_a_clear_error_result(live_api: Any) -> None:
     api = live_api
-    check = await api.create(type="SMTP", target="127.0.0.1", enabled=True)
+    # A type whose plugin has no run() yet (as a third-party plugin might ship it).
+    api.services.registry.add(dataclasses.replace(api.services.registry.get("RDP"), run=None))
+    check = await api.create(type="RDP", target="127.0.0.1", enabled=True)
     await run_due_checks(api, 61, 1, check["_id"])
     result = (await api.call("GET", f"results/{check['_id']}", params={"limit": 1}))[0]
     assert result["su"] is False
-    assert result["m"] == "SMTP checks are accepted but not yet runnable"
+    assert result["m"] == "RDP checks are accepted but not yet runnable"
     assert len(result["l"]) == 1  # configuration errors are never rechecked
 
 

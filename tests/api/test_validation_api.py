@@ -149,6 +149,7 @@ async def test_checktypes_lists_every_type_with_its_schema(api: Any) -> None:
     types = await api.call("GET", "checktypes", expect=200)
     assert len(types) == 32
     assert types["HTTP"]["runnable"] is True and types["PORT"]["runnable"] is True
-    assert types["SMTP"] == {**types["SMTP"], "runnable": False, "status": "accepted, not yet runnable"}
+    assert types["PUSH"] == {**types["PUSH"], "runnable": False, "status": "accepted, not yet runnable"}
+    assert types["PUSH"]["passive"] is True
     assert "port" in types["PORT"]["parameters"]["properties"]
     assert types["PORT"]["parameters"]["required"] == ["port"]

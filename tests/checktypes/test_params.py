@@ -401,6 +401,9 @@ VALID: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
     ),
     ("ftp", {"conteststring": "readme.txt"}, {"contentstring": "readme.txt"}),
+    ("ftp", {}, {"secure": False, "verify": True}),
+    ("ftp", {"secure": "true", "verify": "false"}, {"secure": "explicit", "verify": False, "port": 21}),
+    ("ftp", {"secure": "implicit"}, {"secure": "implicit", "port": 990}),
     # HTTPADV
     ("httpadv", {}, {"method": "GET", "statuscode": None, "regex": False, "follow": False}),
     (
@@ -603,6 +606,7 @@ VALID: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"port": 2222, "sshkey": "ABCDE", "contentstring": "Welcome", "invert": True},
     ),
     ("ssh", {"username": "u", "password": 123456}, {"password": "123456"}),
+    ("ssh", {"hostkey": ""}, {"hostkey": None}),
     # SSL
     ("ssl", {}, {"warningdays": None, "servername": None}),
     (
@@ -703,6 +707,8 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("ftp", {"port": "ftp"}, "port: Input should be a valid integer, unable to parse string as an integer"),
     ("ftp", {"invert": "yes please"}, "invert: Input should be a valid boolean, unable to interpret input"),
     ("ftp", {"sshkey": "ABCDE"}, "sshkey: Extra inputs are not permitted"),
+    ("ftp", {"secure": "sometimes"}, "secure: Input should be False, 'explicit' or 'implicit'"),
+    ("ftp", {"username": "a\r\nDELE b"}, "username: Value error, must not contain line breaks"),
     # HTTPADV
     (
         "httpadv",
@@ -846,6 +852,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("ssh", {"port": 99999}, "port: Input should be less than or equal to 65535"),
     ("ssh", {"invert": "no way"}, "invert: Input should be a valid boolean, unable to interpret input"),
     ("ssh", {"secure": "ssl"}, "secure: Extra inputs are not permitted"),
+    (
+        "ssh",
+        {"hostkey": "SHA256:nope"},
+        "hostkey: Value error, must be an OpenSSH public key line or a SHA256: fingerprint",
+    ),
     # SSL
     ("ssl", {"warningdays": -3}, "warningdays: Input should be greater than or equal to 0"),
     (
@@ -905,7 +916,7 @@ SECRETS = {
     "imap4": {"password"},
     "pop3": {"password"},
     "smtp": {"password"},
-    "ssh": {"password"},
+    "ssh": {"password", "sshkey"},
     "mysql": {"password"},
     "redis": {"hosts"},
 }
@@ -1044,7 +1055,7 @@ def test_module_contract(name: str) -> None:
     assert check_type.name == name.upper() == mod.NAME
     assert check_type.description.startswith(f"{mod.NAME}: ")
     assert check_type.passive is (name in PASSIVE_TYPES)
-    assert check_type.runnable is (name in MEMBER_TYPES)
+    assert check_type.runnable is (name not in PASSIVE_TYPES)  # every active type has a run()
     assert check_type.threshold_is_timeout is (name not in THRESHOLD_NOT_TIMEOUT)
     assert check_type.params.TARGET_REQUIRED is (name not in TARGETLESS_TYPES)
     assert check_type.params.SECRET_FIELDS == frozenset(SECRETS.get(name, set()))
