@@ -560,6 +560,7 @@ VALID: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
     ),
     ("redis", {"query": "PING", "oldresultfail": 1}, {"query": "PING", "oldresultfail": True}),
+    ("redis", {"query": "PING", "contentstring": "PONG"}, {"query": "PING", "contentstring": "PONG"}),
     # SIP
     ("sip", {}, {"transport": "udp", "ignore": None}),
     ("sip", {"transport": "TLS", "ignore": "503, 504"}, {"transport": "tls", "ignore": "503,504"}),
@@ -592,7 +593,25 @@ VALID: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ),
     ("snmp", {"fields": FIELDS, "snmpv": 2, "snmpcom": "private"}, {"snmpv": "2c", "snmpcom": "private"}),
     ("snmp", {"fields": FIELDS, "snmpv": "2C", "port": "1161"}, {"snmpv": "2c", "port": 1161}),
-    ("snmp", {"fields": FIELDS, "snmpv": "3"}, {"snmpv": "3"}),
+    ("snmp", {"fields": FIELDS, "snmpv": "3", "snmpuser": "monitor"}, {"snmpv": "3", "snmpuser": "monitor"}),
+    (
+        "snmp",
+        {
+            "fields": FIELDS,
+            "snmpv": "v3",
+            "snmpuser": "monitor",
+            "snmpauthprot": "sha-256",
+            "snmpauthpass": "authpass123",
+            "snmpprivprot": "aes",
+            "snmpprivpass": "privpass123",
+        },
+        {
+            "snmpauthprot": "SHA256",
+            "snmpauthpass": "authpass123",
+            "snmpprivprot": "AES",
+            "snmpprivpass": "privpass123",
+        },
+    ),
     # SPEC10DNS / SPEC10RDDS
     ("spec10dns", {"data": {"A": "1", "B": "0"}}, {"data": {"A": "1"}}),
     ("spec10dns", {"data": {"A": 1, "B": "true"}}, {"data": {"A": "1", "B": "1"}}),
@@ -811,6 +830,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("redis", {"hosts": {"A": {"host": "h", "user": "x"}}}, "hosts.A.user: Extra inputs are not permitted"),
     ("redis", {"password": "secret"}, "password: Extra inputs are not permitted"),
+    ("redis", {"contentstring": ["PONG"]}, "contentstring: Input should be a valid string"),
     # SIP
     ("sip", {"transport": "sctp"}, "transport: Input should be 'udp', 'tcp', 'tls', 'ws' or 'wss'"),
     ("sip", {"ignore": "busy"}, "ignore: Value error, 'busy' is not a SIP response code"),
@@ -828,6 +848,17 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("snmp", {"snmpv": 1}, "fields: Field required"),
     ("snmp", {"fields": FIELDS, "snmpv": "4"}, "snmpv: Input should be '1', '2c' or '3'"),
     ("snmp", {"fields": FIELDS, "port": 0}, "port: Input should be greater than or equal to 1"),
+    ("snmp", {"fields": FIELDS, "snmpv": "3"}, "snmpuser: Value error, required when snmpv is 3"),
+    (
+        "snmp",
+        {"fields": FIELDS, "snmpauthpass": "short"},
+        "snmpauthpass: String should have at least 8 characters",
+    ),
+    (
+        "snmp",
+        {"fields": FIELDS, "snmpv": "3", "snmpuser": "u", "snmpprivpass": "privpass123"},
+        "snmpprivpass: Value error, privacy needs authentication: set snmpauthpass too",
+    ),
     (
         "snmp",
         {"fields": {"O": {"name": "1.3.6.1", "match": "up"}}},
@@ -898,6 +929,9 @@ TARGETS: list[tuple[str, str, str | None]] = [
     ("ssl", "https://example.com:8443/path", None),
     ("ssl", "http://example.com", "Target must be a host name or begin with https://"),
     ("ssl", "https://", "Target must include a host name"),
+    ("redis", "redis://:secret@cache.example.com:6379/0", None),
+    ("redis", "rediss://cache.example.com", None),
+    ("redis", "cache.example.com:6379", "Target must begin with redis:// or rediss://"),
     ("ssh", "ssh.example.com", None),
     ("ssh", "host; rm -rf /", 'Target must not contain spaces, $, ; or "'),
     ("ssh", "$(whoami)", 'Target must not contain spaces, $, ; or "'),
@@ -919,6 +953,7 @@ SECRETS = {
     "ssh": {"password", "sshkey"},
     "mysql": {"password"},
     "redis": {"hosts"},
+    "snmp": {"snmpauthpass", "snmpprivpass"},
 }
 DEFAULT_PORTS = {
     "dns": 53,
