@@ -84,7 +84,11 @@ class ResultConsumer:
 
     def load(self, checks: Sequence[Row]) -> None:
         for check in checks:
-            self._status[check["id"]] = CheckStatus(check.get("state"), check.get("firstdown"))
+            self.track(check)
+
+    def track(self, check: Row) -> None:
+        """Know a new check's state without a database read when its first result arrives."""
+        self._status.setdefault(check["id"], CheckStatus(check.get("state"), check.get("firstdown")))
 
     def forget(self, check_id: str) -> None:
         self._status.pop(check_id, None)

@@ -51,8 +51,9 @@ class Services:
         self.validator = CheckValidator(self.registry, self.probes)
 
     def check_changed(self, row: Row) -> None:
-        """Keep the schedule in step with the stored checks (create, update, disable)."""
+        """Keep the schedule (and the consumer's state cache) in step with the stored checks."""
         self.scheduler.upsert(row)
+        self.consumer.track(row)
 
     def check_deleted(self, check_id: str) -> None:
         self.scheduler.forget(check_id)

@@ -45,6 +45,7 @@ class ProbeWorker:
         self._running: dict[asyncio.Task[None], Job] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stopped = asyncio.Event()
         self.completed = 0
 
     async def start(self) -> None:
@@ -56,6 +57,7 @@ class ProbeWorker:
         Jobs still running after that are cancelled and put back on the bus, so no job is silently dropped.
         """
         self._stopping = True
+        self._stopped.set()
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
@@ -132,8 +134,7 @@ class ProbeWorker:
             attempts[str(attempt_ms)] = self.probe_id
             if tally.add(result.success, config_error=result.config_error):
                 break
-            if not self._stopping:
-                await self._sleep(self.recheck_delay)
+            await self._pause_before_recheck()
         start = int(result.start * 1000)
         return self._report(
             job,
@@ -149,6 +150,18 @@ class ProbeWorker:
             details=result.details,
             config_error=result.config_error,
         )
+
+    async def _pause_before_recheck(self) -> None:
+        """Wait ``recheck_delay`` between attempts, unless the worker is stopping (then recheck at once)."""
+        if self._stopping:
+            return
+        pause = asyncio.ensure_future(self._sleep(self.recheck_delay))
+        stop = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({pause, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (pause, stop):
+                waiter.cancel()
 
     def _report(
         self,

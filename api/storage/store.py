@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -60,6 +62,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time; waiting here, in order, beats SQLite's busy-handler backoff
+        # (which made concurrent API writes and result batches take up to seconds).
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @contextlib.asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self._write_lock, self.engine.begin() as conn:
+                yield conn
 
     @classmethod
     async def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = True) -> Store:
@@ -82,7 +96,7 @@ class Store:
     # --- accounts and tokens ---------------------------------------------------------------------
 
     async def create_account(self, row: Row) -> None:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(insert(t.accounts).values(**row))
 
     async def get_account(self, account_id: str) -> Row | None:
@@ -103,18 +117,18 @@ class Store:
         return [dict(r._mapping) for r in rows]
 
     async def update_account(self, account_id: str, values: Mapping[str, Any]) -> None:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(**values))
 
     async def delete_account(self, account_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
 
     async def create_token(self, account_id: str, access: str, label: str, now: int) -> str:
         if access not in ("rw", "ro"):
             raise ValueError("access must be rw or ro")
         token = new_token()
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(
                 insert(t.tokens).values(
                     digest=token_digest(token),
@@ -152,13 +166,13 @@ class Store:
         condition = or_(
             t.tokens.c.digest == token_digest(prefix_or_token), t.tokens.c.prefix == prefix_or_token
         )
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             return (await conn.execute(delete(t.tokens).where(condition))).rowcount
 
     # --- checks ----------------------------------------------------------------------------------
 
     async def insert_check(self, row: Row) -> None:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(insert(t.checks).values(**row))
             await conn.execute(insert(t.check_state).values(check_id=row["id"]))
 
@@ -166,13 +180,13 @@ class Store:
         self, changes: Sequence[tuple[str, Mapping[str, Any]]], events: Iterable[Row] = ()
     ) -> None:
         """Apply several check updates (and the disabled events they open or close) in one transaction."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             for check_id, values in changes:
                 await conn.execute(update(t.checks).where(t.checks.c.id == check_id).values(**values))
             await _write_events(conn, events)
 
     async def delete_check(self, account_id: str, check_id: str) -> bool:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             deleted = await conn.execute(
                 delete(t.checks).where(t.checks.c.id == check_id, t.checks.c.account_id == account_id)
             )
@@ -242,7 +256,7 @@ class Store:
         """
         if not outcomes:
             return
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             existing = await conn.execute(
                 select(t.checks.c.id).where(t.checks.c.id.in_({o["result"]["check_id"] for o in outcomes}))
             )
@@ -251,12 +265,20 @@ class Store:
             if not kept:
                 return
             await conn.execute(insert(t.results), [o["result"] for o in kept])
+            await conn.execute(
+                update(t.check_state)
+                .where(t.check_state.c.check_id == bindparam("b_check_id"))
+                .values(
+                    state=bindparam("b_state"),
+                    firstdown=bindparam("b_firstdown"),
+                    last_run=bindparam("b_last_run"),
+                ),
+                [
+                    {"b_check_id": o["result"]["check_id"], **{f"b_{k}": v for k, v in o["state"].items()}}
+                    for o in kept
+                ],
+            )
             for outcome in kept:
-                await conn.execute(
-                    update(t.check_state)
-                    .where(t.check_state.c.check_id == outcome["result"]["check_id"])
-                    .values(**outcome["state"])
-                )
                 await _write_events(conn, outcome["events"])
 
     async def open_events(
@@ -320,7 +342,7 @@ class Store:
             return {r.check_id: dict(r._mapping) for r in await conn.execute(query)}
 
     async def purge_results(self, older_than: int) -> int:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             purged = await conn.execute(delete(t.results).where(t.results.c.start < older_than))
             return purged.rowcount
 
