@@ -78,6 +78,7 @@ class VedetteServer:
     listening_at: float | None = None  # first successful GET /health
     ready_checks: int | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
+    _starts: int = 0
 
     @property
     def base(self) -> str:
@@ -108,7 +109,8 @@ class VedetteServer:
         self.proc = subprocess.Popen(
             args, cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        n = len(self._threads)
+        self._starts += 1
+        n = self._starts
         self._threads = [
             threading.Thread(target=self._drain, args=(self.proc.stdout, f"stdout{n}.log"), daemon=True),
             threading.Thread(target=self._drain, args=(self.proc.stderr, f"stderr{n}.log"), daemon=True),

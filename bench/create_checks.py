@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import VedetteServer, percentile, postgres_available, postgres_cluster  # noqa: E402
+from _harness import VedetteServer, percentile, postgres_available, postgres_cluster
 
 
 def check_body(i: int) -> dict[str, Any]:
@@ -94,7 +94,9 @@ def describe(backend: str, r: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=1000, help="checks created per phase (default 1000)")
     parser.add_argument("--concurrency", type=int, default=10, help="concurrent clients (default 10)")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL comparison")
