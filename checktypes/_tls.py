@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 from datetime import UTC, datetime
 
@@ -11,12 +13,30 @@ from prober.base import CheckResult
 
 
 def client_context(verify: bool) -> ssl.SSLContext:
-    """Certificate and host name verified with ``verify``; otherwise any certificate is accepted."""
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    """Certificate and host name verified with ``verify``; otherwise any certificate is accepted.
+
+    Contexts are shared (loading the system CA store costs about 20 ms of CPU per run): callers must not
+    change them; build a new one for per-check settings such as a client certificate.
+    """
+    if verify:
+        # Keyed on where OpenSSL looks for the trust store, so a changed SSL_CERT_FILE is honoured.
+        return _verifying_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return _UNVERIFIED
+
+
+@functools.lru_cache(maxsize=8)
+def _verifying_context(_cert_file: str | None, _cert_dir: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA store: it would never be consulted
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
     return context
+
+
+_UNVERIFIED = _unverified_context()
 
 
 def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> x509.Certificate | None:
