@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from prober.base import BoolIsh, CheckParams, StrIsh, require_http_url
+from checktypes import _http
+from prober.base import BoolIsh, CheckContext, CheckParams, CheckResult, StrIsh, require_http_url
 
 NAME = "HTTPCONTENT"
 
@@ -20,4 +21,24 @@ class Params(CheckParams):
         return require_http_url(target)
 
 
-run = None
+async def run(params: Params, ctx: CheckContext) -> CheckResult:
+    url = _http.parse_target(ctx.target)
+    watch = _http.Stopwatch(ctx)
+    try:
+        if not params.contentstring:  # nothing to look for: an HTTP check, body unread
+            status = await _http.final_status(url, ctx, follow=params.follow, ipv6=params.ipv6)
+            return _http.status_result(status, watch)
+        headers = _http.request_headers(ctx)
+        async with _http.request(
+            url, headers, follow=params.follow, ipv6=params.ipv6, compressed=True
+        ) as response:
+            status = response.status
+            if not 200 <= status <= 398:
+                return _http.status_result(status, watch)
+            body = await _http.read_body(response)
+            text = _http.body_text(response, body)
+    except _http.HTTPDown as down:
+        return down.result()
+    if watch.too_slow():
+        return CheckResult.down("Timeout", "Timeout")
+    return _http.content_result(status, text, params.contentstring, params.regex, params.invert)

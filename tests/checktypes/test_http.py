@@ -1,4 +1,5 @@
-"""HTTP against real aiohttp servers on 127.0.0.1 (plain and TLS with a trustme certificate)."""
+"""HTTP against real aiohttp servers on 127.0.0.1 (plain and TLS with a trustme certificate), and raw
+asyncio servers for what aiohttp would never send (interim responses, broken status lines, early close)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import base64
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import trustme
 from aiohttp import web
+from servers.httpd import read_request, serve, serve_raw
 
 from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
@@ -89,20 +90,6 @@ def make_app() -> web.Application:
     app[SEEN] = []
     app.add_routes(routes)
     return app
-
-
-@asynccontextmanager
-async def serve(app: web.Application, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1, port 0; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -371,3 +358,135 @@ def test_target_accepts_http_urls(http: CheckType, target: str) -> None:
 def test_target_rejects_other_schemes(http: CheckType, target: str) -> None:
     with pytest.raises(ValueError, match=r"^Target must begin with http:// or https://$"):
         http.params.check_target(target)
+
+
+# --- the lean status reader against raw servers -------------------------------------------------------
+
+
+def canned(response: bytes, *, close: bool = True) -> Any:
+    """A raw handler that answers every request with ``response`` (and then waits, unless ``close``)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(response)
+        await writer.drain()
+        if not close:
+            await asyncio.sleep(30)
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    ("response", "status", "code", "message"),
+    [
+        (b"HTTP/1.1 204 No Content\r\n\r\n", "up", 204, "Success"),
+        (b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\nbody", "up", 200, "Success"),
+        (b"HTTP/1.1 200\r\n\r\n", "up", 200, "Success"),  # no reason phrase
+        (b"HTTP/1.1 200 OK\nContent-Length: 0\n\n", "up", 200, "Success"),  # bare LF line ends
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "up", 200, "Success"),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Oops\r\n\r\n", "down", 500, "HTTP status returned: 500"),
+        (b"", "down", "Error", "Server disconnected"),
+        (b"HTTP/1.1 200 OK\r\nX-A: b\r\n", "down", "Error", "Server disconnected"),
+        (
+            b"SSH-2.0-OpenSSH_9.2\r\n",
+            "down",
+            "Error",
+            "Invalid HTTP response: bad status line b'SSH-2.0-OpenSSH_9.2\\r\\n'",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX-Big: " + b"x" * 70000 + b"\r\n\r\n",
+            "down",
+            "Error",
+            "Invalid HTTP response: headers too long",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 300 + b"\r\n",
+            "down",
+            "Error",
+            "Invalid HTTP response: too many headers",
+        ),
+    ],
+)
+async def test_raw_responses(
+    http: CheckType, response: bytes, status: str, code: str | int, message: str
+) -> None:
+    async with serve_raw(canned(response)) as port:
+        expect(await check(http, f"http://127.0.0.1:{port}/"), status, code, message)
+
+
+async def test_status_is_read_without_waiting_for_the_body(http: CheckType) -> None:
+    # The server sends the head and keeps the connection open: the check must not wait for more.
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\npartial"
+    async with serve_raw(canned(head, close=False)) as port:
+        started = time.monotonic()
+        expect(await check(http, f"http://127.0.0.1:{port}/", threshold=5), "up", 200, "Success")
+        assert time.monotonic() - started < 1
+
+
+async def test_request_on_the_wire(http: CheckType) -> None:
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        await writer.drain()
+
+    async with serve_raw(handle) as port:
+        await check(http, f"http://bob:pw@127.0.0.1:{port}/a%20b/c?x=1&y=%20#fragment")
+    assert seen == [
+        b"GET /a%20b/c?x=1&y=%20 HTTP/1.1\r\n"
+        + f"Host: 127.0.0.1:{port}\r\n".encode()
+        + b"Accept: */*\r\nUser-Agent: Vedette/test\r\n"
+        + b"Authorization: Basic "
+        + base64.b64encode(b"bob:pw")
+        + b"\r\n"
+        + b"Connection: close\r\n\r\n"
+    ]
+
+
+async def test_location_header_name_is_case_insensitive(http: CheckType, base: str) -> None:
+    redirect = f"HTTP/1.1 302 Found\r\nLOCATION: {base}/\r\n\r\n".encode()
+    async with serve_raw(canned(redirect)) as port:
+        expect(await check(http, f"http://127.0.0.1:{port}/", follow=True), "up", 200, "Success")
+
+
+async def test_invalid_redirect_location(http: CheckType) -> None:
+    async with serve_raw(canned(b"HTTP/1.1 302 Found\r\nLocation: ftp://example.com/x\r\n\r\n")) as port:
+        result = await check(http, f"http://127.0.0.1:{port}/", follow=True)
+    expect(result, "down", "Error", "Invalid redirect URL: ftp://example.com/x")
+
+
+async def test_server_that_never_answers_times_out(http: CheckType) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    async with serve_raw(silent) as port:
+        expect(await check(http, f"http://127.0.0.1:{port}/", threshold=1), "down", "Timeout", "Timeout")
+
+
+async def test_bad_status_line_fails_without_waiting(http: CheckType) -> None:
+    async with serve_raw(canned(b"220 mail.example.com ESMTP\r\n", close=False)) as port:
+        started = time.monotonic()
+        result = await check(http, f"http://127.0.0.1:{port}/")
+        assert time.monotonic() - started < 1
+    expect(
+        result, "down", "Error", "Invalid HTTP response: bad status line b'220 mail.example.com ESMTP\\r\\n'"
+    )
+
+
+async def test_head_arriving_in_pieces(http: CheckType) -> None:
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        for piece in (
+            b"HTTP/1.1 100 Contin",
+            b"ue\r\n\r\nHTTP/1.1 3",
+            b"01 Moved\r\nLocation: /x\r",
+            b"\n\r\n",
+        ):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(30)
+
+    async with serve_raw(trickle) as port:
+        expect(await check(http, f"http://127.0.0.1:{port}/"), "up", 301, "Success")

@@ -1,0 +1,110 @@
+"""In-process HTTP(S), WebSocket and raw TCP/TLS servers for the HTTP-family check-type tests (127.0.0.1).
+
+Fixtures:
+
+- ``web_ca`` (session): a trustme CA that issues the servers' certificates.
+- ``web_ca_file`` (session): that CA's certificate as a PEM file (for ``VEDETTE_SSL_CA_FILE``).
+
+Helpers (async context managers, one server per use, port 0):
+
+- ``serve(app, ssl_context=None, host="127.0.0.1")`` yields the base URL of an aiohttp application.
+- ``serve_raw(handle, ssl_context=None)`` yields the port of an asyncio server that runs
+  ``handle(reader, writer)`` per connection: canned or malformed HTTP, stalled or silent peers.
+- ``server_context(ca, *names, not_before=None, not_after=None)`` builds a server TLS context with a
+  certificate for ``names`` issued by ``ca``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import shutil
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+
+import pytest
+import trustme
+from aiohttp import web
+
+from .common import make_daemon_dir
+
+RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+def web_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def web_ca_file(web_ca: trustme.CA) -> Iterator[str]:
+    directory = make_daemon_dir("web-ca-")
+    path = os.path.join(directory, "ca.pem")
+    web_ca.cert_pem.write_to_path(path)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def server_context(
+    ca: trustme.CA,
+    *names: str,
+    not_before: datetime.datetime | None = None,
+    not_after: datetime.datetime | None = None,
+) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf = ca.issue_cert(*(names or ("localhost", "127.0.0.1")), not_before=not_before, not_after=not_after)
+    leaf.configure_cert(context)
+    return context
+
+
+@asynccontextmanager
+async def serve(
+    app: web.Application, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[str]:
+    """Serve ``app`` on ``host``, port 0; yield its base URL (``http(s)://host:port``)."""
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
+        await site.start()
+        port = runner.addresses[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        yield f"{'https' if ssl_context else 'http'}://{shown}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve_raw(handle: RawHandler, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    """An asyncio server on 127.0.0.1 running ``handle`` per connection; yields the port."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            await handle(reader, writer)
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # the client went away: that is what monitoring clients do
+        finally:
+            tasks.discard(task)
+            writer.transport.abort()
+
+    server = await asyncio.start_server(connection, "127.0.0.1", 0, ssl=ssl_context)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """The request head (up to and including the blank line)."""
+    return await reader.readuntil(b"\r\n\r\n")
