@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from checktypes import _http
 from checktypes._common import FieldsMap, Headers, reject_match
@@ -28,16 +28,16 @@ _WORD_NUMBER = re.compile(r"\b(\w+):[ \t]*(-?(?:\d+(?:\.\d+)?|\.\d+))(?![\w.])")
 
 
 class Params(CheckParams):
-    fields: FieldsMap = Field(min_length=1)
-    """Values to extract (flattened JSON paths) and test against ``min``/``max``."""
+    fields: FieldsMap | None = None
+    """Values to extract (flattened JSON paths) and test against ``min``/``max``. Optional when the check is
+    stored (nodeping-api sends ``fields: ""`` by default); a run without any is a configuration error."""
     sendheaders: Headers | None = None
     ipv6: BoolIsh = False
 
     @field_validator("fields")
     @classmethod
-    def _no_match(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
-        reject_match(value)
-        return value
+    def _no_match(cls, value: dict[str, FieldSpec] | None) -> dict[str, FieldSpec] | None:
+        return reject_match(value) or None
 
     @classmethod
     def check_target(cls, target: str) -> str:

@@ -72,8 +72,9 @@ def _snmp_version(value: Any) -> Any:
 class Params(CheckParams):
     SECRET_FIELDS = frozenset({"snmpauthpass", "snmpprivpass"})
 
-    fields: FieldsMap = Field(min_length=1)
-    """OIDs to read (``name`` = the OID) and test against ``min``/``max``."""
+    fields: FieldsMap | None = None
+    """OIDs to read (``name`` = the OID) and test against ``min``/``max``. Optional when the check is stored
+    (nodeping-api sends ``fields: ""`` by default); a run without any is a configuration error."""
     snmpv: Annotated[Literal["1", "2c", "3"], BeforeValidator(_snmp_version)] = "1"
     snmpcom: StrIsh = "public"
     """The community string (versions 1 and 2c)."""
@@ -90,9 +91,8 @@ class Params(CheckParams):
 
     @field_validator("fields")
     @classmethod
-    def _no_match(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
-        reject_match(value)
-        return value
+    def _no_match(cls, value: dict[str, FieldSpec] | None) -> dict[str, FieldSpec] | None:
+        return reject_match(value) or None
 
     @field_validator("snmpuser")
     @classmethod
@@ -110,6 +110,8 @@ class Params(CheckParams):
 
 
 async def run(params: Params, ctx: CheckContext) -> CheckResult:
+    if not params.fields:
+        raise ConfigError("Missing fields to parse")
     try:
         from pysnmp.hlapi.v3arch.asyncio import (
             ContextData,
@@ -125,7 +127,8 @@ async def run(params: Params, ctx: CheckContext) -> CheckResult:
     host = ctx.target.strip().strip("[]")
     if not host:
         raise ConfigError("Missing snmp hostname or ip")
-    oids = {spec.name: _oid(spec.name) for spec in params.fields.values()}
+    fields = params.fields
+    oids = {spec.name: _oid(spec.name) for spec in fields.values()}
     try:
         family, address = await _resolve(host, params.ipv6)
     except OSError as exc:
@@ -160,18 +163,18 @@ async def run(params: Params, ctx: CheckContext) -> CheckResult:
             "Timeout", f"Response received but took longer than the configured timeout of {limit_ms}"
         )
     if int(error_status):
-        return _pdu_error(params, oids, error_status.prettyPrint(), _failed_oid(var_binds, int(error_index)))
+        return _pdu_error(fields, oids, error_status.prettyPrint(), _failed_oid(var_binds, int(error_index)))
     if not var_binds:
         return CheckResult.down("error", NO_DATA)
     values = _values(var_binds)
     found = {name: values[oid] for name, oid in oids.items() if oid in values}
-    return evaluate_fields(params.fields, found, absent_sep=": ")
+    return evaluate_fields(fields, found, absent_sep=": ")
 
 
-def _pdu_error(params: Params, oids: dict[str, str], status: str, failed: str | None) -> CheckResult:
+def _pdu_error(fields: FieldsMap, oids: dict[str, str], status: str, failed: str | None) -> CheckResult:
     if status == "noSuchName" and failed is not None:
         # SNMPv1 names one missing OID for the whole request: that OID is absent, the others unknown.
-        missing = {key: spec for key, spec in params.fields.items() if oids[spec.name] == failed}
+        missing = {key: spec for key, spec in fields.items() if oids[spec.name] == failed}
         return evaluate_fields(missing, {}, absent_sep=": ")
     return CheckResult.down("Error", f"SNMP error: {status}" + (f" at {failed}" if failed else ""))
 

@@ -302,10 +302,6 @@ def test_every_create_function_with_its_defaults(server: Server, function: str) 
         args["redistype"] = "standalone"
     elif kind == "port":  # without a port it is rejected (tested above)
         args["port"] = 8080
-    elif kind == "snmp":
-        # nodeping-api's default fields='' is rejected by the SNMP Params today ("fields: Field required"),
-        # although check-types.md §5 says every default payload except port_check's must be accepted.
-        args["fields"] = {"uptime": {"name": "1.3.6.1.2.1.1.3.0", "min": 1}}
     check = create(server.rw, **args)
     expected = TYPE_NAMES.get(kind, kind.upper())
     assert "error" not in check, (function, check)

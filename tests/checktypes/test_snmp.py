@@ -292,7 +292,7 @@ async def test_unresolvable_host(snmp_type: CheckType) -> None:
         (
             "127.0.0.1",
             {"fields": {}},
-            "Invalid parameters: fields: Dictionary should have at least 1 item after validation, not 0",
+            "Missing fields to parse",
         ),
     ],
 )
