@@ -70,7 +70,7 @@ def _snmp_version(value: Any) -> Any:
 
 
 class Params(CheckParams):
-    SECRET_FIELDS = frozenset({"snmpauthpass", "snmpprivpass"})
+    SECRET_FIELDS = frozenset({"snmpcom", "snmpauthpass", "snmpprivpass"})  # the community is a password too
 
     fields: FieldsMap | None = None
     """OIDs to read (``name`` = the OID) and test against ``min``/``max``. Optional when the check is stored

@@ -950,7 +950,7 @@ SECRETS = {
     "ssh": {"password", "sshkey"},
     "mysql": {"password"},
     "redis": {"hosts"},
-    "snmp": {"snmpauthpass", "snmpprivpass"},
+    "snmp": {"snmpcom", "snmpauthpass", "snmpprivpass"},
 }
 DEFAULT_PORTS = {
     "dns": 53,

@@ -396,4 +396,4 @@ def test_invalid_params(snmp_type: CheckType, params: dict[str, Any], message: s
 
 
 def test_passwords_are_secret(snmp_type: CheckType) -> None:
-    assert snmp_type.params.SECRET_FIELDS == frozenset({"snmpauthpass", "snmpprivpass"})
+    assert snmp_type.params.SECRET_FIELDS == frozenset({"snmpcom", "snmpauthpass", "snmpprivpass"})
