@@ -1,4 +1,4 @@
-"""SIP: an OPTIONS request over UDP, TCP, TLS or WebSocket; a reply below 500 passes.
+"""SIP: an OPTIONS request over UDP, TCP or TLS (WebSocket transports are refused); a reply below 500 passes.
 
 Target: ``host`` or ``host:port`` (``[v6]:port``); the port defaults to 5060 (5061 for TLS).
 
