@@ -12,12 +12,37 @@ import errno
 import re
 import socket
 import ssl
+from typing import Any
 
 from cryptography import x509
+from pydantic import model_validator
 
+from checktypes._common import NonNegInt, Secure, drop_fields
 from checktypes._net import open_connection, os_reason
 from checktypes._tls import client_context, peer_certificate
-from prober.base import ConfigError
+from prober.base import BoolIsh, CheckParams, ConfigError, StrIsh
+
+
+class MailboxParams(CheckParams):
+    """The fields IMAP4 and POP3 share; each adds its default ``port``."""
+
+    IGNORED_FIELDS = frozenset({"email"})
+    SECRET_FIELDS = frozenset({"password"})
+
+    secure: Secure = False
+    verify: BoolIsh = True
+    """Require a valid TLS certificate (with ``secure``)."""
+    username: StrIsh | None = None
+    password: StrIsh | None = None
+    warningdays: NonNegInt | None = None
+    """Fail this many days before the TLS certificate expires."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_ignored(cls, data: Any) -> Any:
+        # nodeping-api sends ``email`` (an SMTP field) on IMAP4 and POP3 checks.
+        return drop_fields(data, cls.IGNORED_FIELDS)
+
 
 MAX_LINE = 2**16
 """Longest protocol line accepted from a server."""

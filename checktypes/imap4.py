@@ -9,12 +9,9 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-from typing import Any
 
-from pydantic import model_validator
-
-from checktypes._common import NonNegInt, Secure, drop_fields
 from checktypes._mail import (
+    MailboxParams,
     MailConnection,
     ProtocolError,
     connect,
@@ -28,7 +25,7 @@ from checktypes._mail import (
 )
 from checktypes._net import resolution_message
 from checktypes._tls import expiry_failure
-from prober.base import BoolIsh, CheckContext, CheckParams, CheckResult, ConfigError, Port, StrIsh
+from prober.base import CheckContext, CheckResult, ConfigError, Port
 
 NAME = "IMAP4"
 
@@ -40,24 +37,8 @@ _LITERAL = re.compile(rb"\{(\d+)\+?\}$")
 _QUOTABLE = re.compile(r"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
 
 
-class Params(CheckParams):
-    IGNORED_FIELDS = frozenset({"email"})
-    SECRET_FIELDS = frozenset({"password"})
-
+class Params(MailboxParams):
     port: Port = 143
-    secure: Secure = False
-    verify: BoolIsh = True
-    """Require a valid TLS certificate (with ``secure``)."""
-    username: StrIsh | None = None
-    password: StrIsh | None = None
-    warningdays: NonNegInt | None = None
-    """Fail this many days before the TLS certificate expires."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_ignored(cls, data: Any) -> Any:
-        # nodeping-api sends ``email`` (an SMTP field) on IMAP4 and POP3 checks.
-        return drop_fields(data, cls.IGNORED_FIELDS)
 
 
 async def run(params: Params, ctx: CheckContext) -> CheckResult:
