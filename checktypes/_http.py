@@ -296,7 +296,7 @@ def _basic_auth(url: URL) -> str:
 # --- the full transport: aiohttp --------------------------------------------------------------------
 
 
-class _IPv4FirstResolver(aiohttp.ThreadedResolver):
+class IPv4FirstResolver(aiohttp.ThreadedResolver):
     """A first, AAAA when there is none; only AAAA when ``ipv6`` is set (check-types.md §2.1)."""
 
     async def resolve(
@@ -319,7 +319,7 @@ async def session(
         ssl=tls or insecure_context(),
         force_close=True,
         family=socket.AF_INET6 if ipv6 else socket.AF_UNSPEC,
-        resolver=_IPv4FirstResolver(),
+        resolver=IPv4FirstResolver(),
         use_dns_cache=False,
         limit=0,
     )

@@ -26,7 +26,6 @@ import dns.asyncquery
 import dns.exception
 import dns.message
 import dns.rcode
-from aiohttp.abc import ResolveResult
 from multidict import CIMultiDict
 from pydantic import BeforeValidator, field_validator
 from yarl import URL
@@ -42,6 +41,7 @@ from checktypes._dns import (
     resolve_address,
     split_host_port,
 )
+from checktypes._http import IPv4FirstResolver
 from checktypes._net import resolution_message
 from checktypes._tls import client_context
 from prober.base import BoolIsh, CheckContext, CheckParams, CheckResult, ConfigError, StrIsh
@@ -147,7 +147,7 @@ async def _doh(
         ssl=client_context(params.verify),
         force_close=True,
         family=socket.AF_INET6 if params.ipv6 else socket.AF_UNSPEC,
-        resolver=_AddressOrderResolver(),
+        resolver=IPv4FirstResolver(),
         use_dns_cache=False,
         limit=0,
     )
@@ -201,20 +201,6 @@ def _http_error(exc: BaseException) -> CheckResult:
     if isinstance(exc, aiohttp.ClientResponseError):
         return CheckResult.down("Error", f"DNS error invalid HTTP response: {exc.message}")
     return CheckResult.down("Error", f"DNS error {describe_error(exc)}")
-
-
-class _AddressOrderResolver(aiohttp.ThreadedResolver):
-    """A first, AAAA when there is none; only AAAA when ``ipv6`` is set (check-types.md §2.1)."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if family == socket.AF_INET6:
-            return await super().resolve(host, port, socket.AF_INET6)
-        try:
-            return await super().resolve(host, port, socket.AF_INET)
-        except OSError:
-            return await super().resolve(host, port, socket.AF_INET6)
 
 
 # --- DNS over TLS ---------------------------------------------------------------------------------
