@@ -3,7 +3,8 @@
 - Intervals are minutes (0.25 and 0.5 included); the next run is due one interval after the previous
   *due* time, so runs do not drift with probe latency.
 - Checks are spread out: a check that has never run (or is overdue after a restart) starts at a stable,
-  per-check offset within min(interval, 60 s), so 10,000 one-minute checks do not fire in the same second.
+  per-check offset within min(interval, 60 s), so 10,000 one-minute checks do not fire in the same second;
+  a check just created through the API starts within 5 s.
 - The job snapshot carries the check's confirmed state and its dependency's, which the result consumer
   keeps current through ``note_state``.
 """
@@ -28,6 +29,7 @@ from prober.registry import Registry
 log = logging.getLogger(__name__)
 
 SPREAD_WINDOW_MS = 60_000
+NEW_CHECK_WINDOW_MS = 5_000
 
 
 def interval_ms(interval: float) -> int:
@@ -66,8 +68,12 @@ class Scheduler:
             self._states[check["id"]] = check.get("state")
             self.upsert(check)
 
-    def upsert(self, check: Row) -> None:
-        """Add or replace a check. Disabled and passive checks are removed from the schedule."""
+    def upsert(self, check: Row, *, created: bool = False) -> None:
+        """Add or replace a check. Disabled and passive checks are removed from the schedule.
+
+        A check just ``created`` through the API runs within ``NEW_CHECK_WINDOW_MS``: its owner is waiting
+        for the first result, and checks created one by one are spread by their creation times anyway.
+        """
         check_id = check["id"]
         self._states.setdefault(check_id, check.get("state"))
         if not check["enabled"] or check.get("acctdisable") or self._is_passive(check["type"]):
@@ -77,7 +83,7 @@ class Scheduler:
         if previous is not None and previous.check["interval"] == check["interval"]:
             due = previous.due
         else:
-            due = self._first_due(check)
+            due = self._first_due(check, created)
         self._generation += 1
         self._entries[check_id] = Entry(check, due, self._generation)
         heapq.heappush(self._heap, (due, self._generation, check_id))
@@ -96,13 +102,14 @@ class Scheduler:
     def _is_passive(self, type_name: str) -> bool:
         return type_name in self.registry and self.registry.get(type_name).passive
 
-    def _first_due(self, check: Row) -> int:
+    def _first_due(self, check: Row, created: bool) -> int:
         now = self.clock.now_ms()
         every = interval_ms(check["interval"])
         last_run = check.get("last_run")
         if last_run and last_run + every > now:
             return int(last_run + every)
-        return now + stable_offset(check["id"], min(every, SPREAD_WINDOW_MS))
+        window = NEW_CHECK_WINDOW_MS if created else SPREAD_WINDOW_MS
+        return now + stable_offset(check["id"], min(every, window))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -50,9 +50,9 @@ class Services:
         self.consumer = ResultConsumer(self.bus, self.store, self.clock, on_state=self.scheduler.note_state)
         self.validator = CheckValidator(self.registry, self.probes)
 
-    def check_changed(self, row: Row) -> None:
+    def check_changed(self, row: Row, *, created: bool = False) -> None:
         """Keep the schedule (and the consumer's state cache) in step with the stored checks."""
-        self.scheduler.upsert(row)
+        self.scheduler.upsert(row, created=created)
         self.consumer.track(row)
 
     def check_deleted(self, check_id: str) -> None:

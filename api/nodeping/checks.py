@@ -125,7 +125,7 @@ async def create_check(services: Services, tenant: Tenant, params: dict[str, Any
         await services.store.update_checks([], _event_rows(row, apply_enabled(True, False, now)))
     stored = await services.store.get_check(row["id"])
     assert stored is not None
-    services.check_changed(stored)
+    services.check_changed(stored, created=True)
     return _view(services, tenant, stored)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from api.clock import FakeClock
-from api.scheduler import SPREAD_WINDOW_MS, Scheduler, interval_ms
+from api.scheduler import NEW_CHECK_WINDOW_MS, SPREAD_WINDOW_MS, Scheduler, interval_ms
 from prober.base import CheckParams
 from prober.bus import InProcessBus
 from prober.messages import Job
@@ -166,6 +166,19 @@ async def test_first_runs_are_spread_over_the_minute(scheduler: Scheduler, clock
         again.upsert(check(f"{ACCOUNT}-{n:08d}"))
     await again.dispatch_due(now + MINUTE - 1)
     assert [j.scheduled - now for j in drain(again.bus)] == offsets  # type: ignore[arg-type]
+
+
+async def test_a_check_just_created_runs_within_five_seconds(scheduler: Scheduler, clock: FakeClock) -> None:
+    now = clock.now_ms()
+    for n in range(200):
+        scheduler.upsert(check(f"{ACCOUNT}-{n:08d}", interval=60), created=True)
+    assert await scheduler.dispatch_due(now + NEW_CHECK_WINDOW_MS - 1) == 200
+    offsets = [j.scheduled - now for j in drain(scheduler.bus)]  # type: ignore[arg-type]
+    assert len({o // 1000 for o in offsets}) == 5  # still spread, over those five seconds
+    # then every interval from that first run
+    assert await scheduler.dispatch_due(now + NEW_CHECK_WINDOW_MS + 3_600_000 - 1) == 200
+    later = [j.scheduled - now for j in drain(scheduler.bus)]  # type: ignore[arg-type]
+    assert sorted(later) == sorted(o + 3_600_000 for o in offsets)
 
 
 async def test_sub_minute_checks_spread_within_their_interval(scheduler: Scheduler, clock: FakeClock) -> None:
