@@ -13,9 +13,14 @@ import os
 import pkgutil
 import sys
 
+import pytest
+
 _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
+
+# Shared assertion helpers live there (servers/checkrun.py): give their asserts pytest's detailed messages.
+pytest.register_assert_rewrite("servers")
 
 import servers  # noqa: E402
 

@@ -94,11 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def listener() -> Iterator[TcpListener]:
-    tcp = TcpListener()
-    try:
+    with TcpListener() as tcp:
         yield tcp
-    finally:
-        tcp.close()
 
 
 @dataclass

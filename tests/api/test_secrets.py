@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from typing import Any
 
 import pytest
@@ -56,23 +55,16 @@ async def test_read_only_tokens_never_see_secrets(
     assert SECRET not in created["label"]  # a label defaulted from the target never holds it
 
 
-def _refused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize(("check_type", "target", "fields"), SECRET_BEARING, ids=IDS)
 async def test_runs_never_log_or_report_secrets(
-    caplog: pytest.LogCaptureFixture, check_type: str, target: str, fields: dict[str, Any]
+    caplog: pytest.LogCaptureFixture, check_type: str, target: str, fields: dict[str, Any], closed_port: int
 ) -> None:
     registry = load_registry(autoload=False)
     plugin = registry.get(check_type)
-    port = _refused_port()
     params = dict(fields)
     if "port" in plugin.params.model_fields and "://" not in target:
-        params["port"] = port
-    target = target.replace(":1/", f":{port}/")
+        params["port"] = closed_port
+    target = target.replace(":1/", f":{closed_port}/")
     ctx = CheckContext(target=target, threshold=2, timeout=timeout_for(plugin, 2))
     with caplog.at_level(logging.DEBUG):
         result = await run_check(plugin, params, ctx)

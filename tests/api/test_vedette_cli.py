@@ -79,11 +79,8 @@ def call(
 
 @pytest.fixture
 def listener() -> Iterator[TcpListener]:
-    tcp = TcpListener()
-    try:
+    with TcpListener() as tcp:
         yield tcp
-    finally:
-        tcp.close()
 
 
 # --- serve: graceful SIGTERM and restart ----------------------------------------------------------

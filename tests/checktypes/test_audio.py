@@ -7,18 +7,16 @@ import asyncio
 import math
 import struct
 from array import array
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp import web
 from pydantic import ValidationError
-from servers.httpd import read_request, serve, serve_raw
+from servers.checkrun import expect
+from servers.httpd import check, read_request, serve_raw, stepping_clock
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, timeout_for, validation_message
+from prober.runner import validation_message
 
 NO_VOLUME = "Unable to get detect volume level - Not a valid audio stream"
 MP3_FRAME = b"\xff\xfb\x90\x64" + bytes(413)  # an MPEG-1 Layer III frame header and a silent payload
@@ -180,27 +178,10 @@ def make_app() -> web.Application:
     return app
 
 
-@pytest_asyncio.fixture(loop_scope="function")
-async def base() -> AsyncIterator[str]:
-    async with serve(make_app()) as url:
-        yield url
-
-
-async def check(
-    kind: CheckType, target: str, threshold: int = 5, clock: Any = None, **params: Any
-) -> CheckResult:
-    ctx = CheckContext(
-        target=target,
-        threshold=threshold,
-        timeout=timeout_for(kind, threshold),
-        user_agent="Vedette/test",
-        monotonic=clock,
-    )
-    return await run_check(kind, params, ctx)
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
+@pytest.fixture
+def app() -> web.Application:
+    """Served by the ``base`` fixture (servers/httpd.py)."""
+    return make_app()
 
 
 # --- streams that play ------------------------------------------------------------------------------
@@ -258,8 +239,7 @@ async def test_stalled_stream_times_out(audio: CheckType, base: str) -> None:
 
 
 async def test_response_slower_than_threshold(audio: CheckType, base: str) -> None:
-    ticks = iter(range(0, 100, 2))
-    result = await check(audio, f"{base}/stream.mp3", threshold=1, clock=lambda: float(next(ticks)))
+    result = await check(audio, f"{base}/stream.mp3", threshold=1, clock=stepping_clock())
     expect(result, "down", "Timeout", "Responded but slower than configured threshold")
 
 
@@ -276,14 +256,9 @@ async def test_bad_playlists(audio: CheckType, base: str, path: str, code: str |
     expect(await check(audio, f"{base}{path}"), "down", code, message)
 
 
-async def test_refused(audio: CheckType) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = await check(audio, f"http://127.0.0.1:{port}/stream.mp3")
-    expect(result, "down", "Error", f"Cannot connect to 127.0.0.1:{port}: Connection refused")
+async def test_refused(audio: CheckType, closed_port: int) -> None:
+    result = await check(audio, f"http://127.0.0.1:{closed_port}/stream.mp3")
+    expect(result, "down", "Error", f"Cannot connect to 127.0.0.1:{closed_port}: Connection refused")
 
 
 # --- volume -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import dns.flags
 import dns.rdatatype
 import pytest
 from pydantic import ValidationError
+from servers.checkrun import outcome
 from servers.dnszone import ZoneServer
 from servers.unbound import UnboundResolver
 
@@ -28,10 +29,6 @@ def dns_type() -> CheckType:
 
 async def check(dns_type: CheckType, target: str, run_timeout: float = 3.0, **params: Any) -> CheckResult:
     return await run_check(dns_type, params, CheckContext(target=target, threshold=5, timeout=run_timeout))
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return (result.status, result.code, result.message)
 
 
 FOUND = ("up", "Success", "Domain found")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import ssl
 import struct
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +20,7 @@ import pytest_asyncio
 import trustme
 from aiohttp import web
 from pydantic import ValidationError
+from servers.checkrun import outcome
 from servers.dnszone import ZoneServer
 
 from prober.base import CheckContext, CheckResult
@@ -35,10 +35,6 @@ def dohdot() -> CheckType:
 
 async def check(check_type: CheckType, target: str, run_timeout: float = 3.0, **params: Any) -> CheckResult:
     return await run_check(check_type, params, CheckContext(target=target, threshold=5, timeout=run_timeout))
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return (result.status, result.code, result.message)
 
 
 FOUND = ("up", "Success", "Domain found")
@@ -187,14 +183,6 @@ async def dot_other_host(dns_zone_server: ZoneServer, tls: Tls) -> AsyncIterator
     server = await serve_dot(dns_zone_server, tls.other_host)
     async with server:
         yield server.sockets[0].getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # --- params -------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ tests that need a refused login from the real server pay it.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -18,6 +17,8 @@ import pytest
 import pytest_asyncio
 import trustme
 from pydantic import ValidationError
+from servers.checkrun import outcome
+from servers.ports import StartServer
 from servers.vsftpd import FtpServer
 
 from prober.base import CheckContext, CheckResult
@@ -35,10 +36,6 @@ async def check(
 ) -> CheckResult:
     ctx = CheckContext(target=target, threshold=int(seconds) or 1, timeout=seconds)
     return await run_check(ftp, {"port": port, **params}, ctx)
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return (result.status, result.code, result.message)
 
 
 # --- params ---------------------------------------------------------------------------------------
@@ -240,18 +237,9 @@ async def test_implicit_tls(
 
 
 @pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest_asyncio.fixture
-async def scripted() -> AsyncIterator[Callable[..., Awaitable[int]]]:
+def scripted(tcp_servers: StartServer) -> Callable[..., Awaitable[int]]:
     """A listener that sends ``greeting`` and then one entry of ``replies`` per command line received
     (``None`` closes the connection); ``None`` as the greeting accepts and never speaks."""
-    servers: list[asyncio.Server] = []
 
     async def start(greeting: bytes | None, replies: Sequence[bytes | None] = ()) -> int:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -269,14 +257,9 @@ async def scripted() -> AsyncIterator[Callable[..., Awaitable[int]]]:
             finally:
                 writer.close()
 
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        servers.append(server)
-        port: int = server.sockets[0].getsockname()[1]
-        return port
+        return await tcp_servers(handle)
 
-    yield start
-    for server in servers:
-        server.close()
+    return start
 
 
 async def test_connection_refused(ftp: CheckType, closed_port: int) -> None:

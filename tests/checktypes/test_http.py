@@ -7,21 +7,27 @@ import asyncio
 import base64
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import trustme
 from aiohttp import web
-from servers.httpd import read_request, serve, serve_raw
+from servers.checkrun import expect, expect_prefix
+from servers.httpd import (
+    SEEN,
+    check,
+    read_request,
+    recording_app,
+    redirect_hops,
+    serve,
+    serve_raw,
+    stepping_clock,
+)
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, timeout_for, validation_message
-
-SEEN = web.AppKey("seen", list)
-"""Headers of every request the test server received, in order."""
+from prober.runner import validation_message
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +53,7 @@ def make_app() -> web.Application:
     async def absolute(request: web.Request) -> web.Response:
         raise web.HTTPFound(str(request.url.origin().with_path("/")))
 
-    @routes.get("/hops/{count:\\d+}")
-    async def hops(request: web.Request) -> web.Response:
-        count = int(request.match_info["count"])
-        if count == 0:
-            return web.Response(text="arrived")
-        raise web.HTTPFound(f"/hops/{count - 1}")
+    routes.get("/hops/{count:\\d+}")(redirect_hops)
 
     @routes.get("/dir/page")
     async def relative(request: web.Request) -> web.Response:
@@ -80,16 +81,7 @@ def make_app() -> web.Application:
             await response.write(b"x" * 65536)
         return response
 
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        request.app[SEEN].append(dict(request.headers))
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    app = web.Application(middlewares=[record])
-    app[SEEN] = []
-    app.add_routes(routes)
-    return app
+    return recording_app(routes)  # app[SEEN]: the headers of every request, in order
 
 
 @pytest.fixture(scope="module")
@@ -107,32 +99,9 @@ def app() -> web.Application:
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def base(app: web.Application) -> AsyncIterator[str]:
-    async with serve(app) as url:
-        yield url
-
-
-@pytest_asyncio.fixture(loop_scope="function")
 async def tls_base(app: web.Application, tls_server_context: ssl.SSLContext) -> AsyncIterator[str]:
     async with serve(app, tls_server_context) as url:
         yield url
-
-
-async def check(
-    http: CheckType, target: str, threshold: int = 5, clock: Any = None, **params: Any
-) -> CheckResult:
-    ctx = CheckContext(
-        target=target,
-        threshold=threshold,
-        timeout=timeout_for(http, threshold),
-        user_agent="Vedette/test",
-        monotonic=clock,
-    )
-    return await run_check(http, params, ctx)
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
 
 
 # --- up -------------------------------------------------------------------------------------------
@@ -232,17 +201,6 @@ async def test_too_many_redirects(http: CheckType, base: str, app: web.Applicati
     assert len(app[SEEN]) == 5  # the first request and four redirects, no more
 
 
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port that was just bound and released: nothing listens on it."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    yield port
-
-
 async def test_refused_port_is_down(http: CheckType, closed_port: int) -> None:
     result = await check(http, f"http://127.0.0.1:{closed_port}/")
     expect(result, "down", "Error", f"Cannot connect to 127.0.0.1:{closed_port}: Connection refused")
@@ -250,8 +208,7 @@ async def test_refused_port_is_down(http: CheckType, closed_port: int) -> None:
 
 async def test_tls_to_a_plain_server_is_a_tls_error(http: CheckType, base: str) -> None:
     result = await check(http, base.replace("http://", "https://") + "/")
-    assert (result.status, result.code) == ("down", "Error")
-    assert result.message.startswith("TLS error: "), result.message
+    expect_prefix(result, "down", "Error", "TLS error: ")
 
 
 async def test_unresolvable_host_is_down(http: CheckType) -> None:
@@ -273,8 +230,7 @@ async def test_slow_response_times_out(http: CheckType, base: str) -> None:
 
 async def test_response_slower_than_threshold_fails_even_when_it_arrived(http: CheckType, base: str) -> None:
     # A clock that advances 2 s per reading: the 200 arrives, but "after" the 1 s threshold.
-    ticks = iter(range(0, 100, 2))
-    result = await check(http, f"{base}/", threshold=1, clock=lambda: float(next(ticks)))
+    result = await check(http, f"{base}/", threshold=1, clock=stepping_clock())
     expect(result, "down", "Timeout", "Timeout")
 
 

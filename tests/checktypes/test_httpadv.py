@@ -13,15 +13,12 @@ import pytest_asyncio
 import trustme
 from aiohttp import web
 from pydantic import ValidationError
+from servers.checkrun import expect
 from servers.common import make_daemon_dir
-from servers.httpd import serve, server_context
+from servers.httpd import SEEN, check, recording_app, redirect_hops, serve, server_context, stepping_clock
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, timeout_for, validation_message
-
-SEEN = web.AppKey("seen", list)
-"""(method, headers, body) of every request the test server received, in order."""
+from prober.runner import validation_message
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +47,7 @@ def make_app() -> web.Application:
     async def moved(request: web.Request) -> web.Response:
         raise web.HTTPFound("/echo")
 
-    @routes.get("/hops/{count:\\d+}")
-    async def hops(request: web.Request) -> web.Response:
-        count = int(request.match_info["count"])
-        if count == 0:
-            return web.Response(text="arrived")
-        raise web.HTTPFound(f"/hops/{count - 1}")
+    routes.get("/hops/{count:\\d+}")(redirect_hops)
 
     @routes.get("/large")
     async def large(request: web.Request) -> web.Response:
@@ -72,45 +64,18 @@ def make_app() -> web.Application:
         subject = dict(item for rdn in (peer or {}).get("subject", ()) for item in rdn)
         return web.Response(text=f"client={subject.get('organizationalUnitName', 'none')}")
 
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        body = await request.read()
-        request.app[SEEN].append((request.method, dict(request.headers), body))
-        response: web.StreamResponse = await handler(request)
-        return response
+    return recording_app(routes, method_headers_body)
 
-    app = web.Application(middlewares=[record])
-    app[SEEN] = []
-    app.add_routes(routes)
-    return app
+
+async def method_headers_body(request: web.Request) -> tuple[str, dict[str, str], bytes]:
+    """What app[SEEN] holds of every request: (method, headers, body)."""
+    body = await request.read()
+    return request.method, dict(request.headers), body
 
 
 @pytest.fixture
 def app() -> web.Application:
     return make_app()
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def base(app: web.Application) -> AsyncIterator[str]:
-    async with serve(app) as url:
-        yield url
-
-
-async def check(
-    kind: CheckType, target: str, threshold: int = 5, clock: Any = None, **params: Any
-) -> CheckResult:
-    ctx = CheckContext(
-        target=target,
-        threshold=threshold,
-        timeout=timeout_for(kind, threshold),
-        user_agent="Vedette/test",
-        monotonic=clock,
-    )
-    return await run_check(kind, params, ctx)
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
 
 
 # --- methods, bodies, request headers -------------------------------------------------------------
@@ -277,8 +242,7 @@ async def test_slow_response_times_out(httpadv: CheckType, base: str) -> None:
 
 
 async def test_response_slower_than_threshold_fails_first(httpadv: CheckType, base: str) -> None:
-    ticks = iter(range(0, 100, 2))
-    result = await check(httpadv, f"{base}/status/500", threshold=1, clock=lambda: float(next(ticks)))
+    result = await check(httpadv, f"{base}/status/500", threshold=1, clock=stepping_clock())
     expect(result, "down", "Timeout", "Timeout")
 
 

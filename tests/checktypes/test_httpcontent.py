@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp import web
 from pydantic import ValidationError
-from servers.httpd import serve, server_context
+from servers.checkrun import expect
+from servers.httpd import SEEN, check, recording_app, redirect_hops, serve, server_context, stepping_clock
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, timeout_for, validation_message
+from prober.runner import validation_message
 
-SEEN = web.AppKey("seen", list)
 MB3 = 3 * 1024 * 1024
 
 
@@ -38,12 +35,7 @@ def make_app() -> web.Application:
     async def moved(request: web.Request) -> web.Response:
         raise web.HTTPFound("/")
 
-    @routes.get("/hops/{count:\\d+}")
-    async def hops(request: web.Request) -> web.Response:
-        count = int(request.match_info["count"])
-        if count == 0:
-            return web.Response(text="arrived")
-        raise web.HTTPFound(f"/hops/{count - 1}")
+    routes.get("/hops/{count:\\d+}")(redirect_hops)
 
     @routes.get("/status/{code:\\d+}")
     async def status(request: web.Request) -> web.Response:
@@ -103,44 +95,12 @@ def make_app() -> web.Application:
         await asyncio.sleep(1.5)
         return web.Response(text="Welcome, late")
 
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        request.app[SEEN].append(dict(request.headers))
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    app = web.Application(middlewares=[record])
-    app[SEEN] = []
-    app.add_routes(routes)
-    return app
+    return recording_app(routes)  # app[SEEN]: the headers of every request, in order
 
 
 @pytest.fixture
 def app() -> web.Application:
     return make_app()
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def base(app: web.Application) -> AsyncIterator[str]:
-    async with serve(app) as url:
-        yield url
-
-
-async def check(
-    kind: CheckType, target: str, threshold: int = 5, clock: Any = None, **params: Any
-) -> CheckResult:
-    ctx = CheckContext(
-        target=target,
-        threshold=threshold,
-        timeout=timeout_for(kind, threshold),
-        user_agent="Vedette/test",
-        monotonic=clock,
-    )
-    return await run_check(kind, params, ctx)
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
 
 
 # --- up -------------------------------------------------------------------------------------------
@@ -280,9 +240,8 @@ async def test_slow_response_times_out(httpcontent: CheckType, base: str) -> Non
 
 
 async def test_response_slower_than_threshold_fails(httpcontent: CheckType, base: str) -> None:
-    ticks = iter(range(0, 100, 2))
     result = await check(
-        httpcontent, f"{base}/", threshold=1, clock=lambda: float(next(ticks)), contentstring="Welcome"
+        httpcontent, f"{base}/", threshold=1, clock=stepping_clock(), contentstring="Welcome"
     )
     expect(result, "down", "Timeout", "Timeout")
 

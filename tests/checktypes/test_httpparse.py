@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp import web
 from pydantic import ValidationError
-from servers.httpd import serve
+from servers.checkrun import expect
+from servers.httpd import SEEN, check, recording_app, stepping_clock
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, timeout_for, validation_message
-
-SEEN = web.AppKey("seen", list)
+from prober.runner import validation_message
 
 DOC = {
     "status": "ok",
@@ -83,44 +79,12 @@ def make_app() -> web.Application:
         await asyncio.sleep(1.5)
         return web.json_response(DOC)
 
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        request.app[SEEN].append(dict(request.headers))
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    app = web.Application(middlewares=[record])
-    app[SEEN] = []
-    app.add_routes(routes)
-    return app
+    return recording_app(routes)  # app[SEEN]: the headers of every request, in order
 
 
 @pytest.fixture
 def app() -> web.Application:
     return make_app()
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def base(app: web.Application) -> AsyncIterator[str]:
-    async with serve(app) as url:
-        yield url
-
-
-async def check(
-    kind: CheckType, target: str, threshold: int = 5, clock: Any = None, **params: Any
-) -> CheckResult:
-    ctx = CheckContext(
-        target=target,
-        threshold=threshold,
-        timeout=timeout_for(kind, threshold),
-        user_agent="Vedette/test",
-        monotonic=clock,
-    )
-    return await run_check(kind, params, ctx)
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
 
 
 def fields(*specs: dict[str, Any]) -> dict[str, Any]:
@@ -226,12 +190,11 @@ async def test_slow_response_times_out(httpparse: CheckType, base: str) -> None:
 
 
 async def test_response_slower_than_threshold_fails(httpparse: CheckType, base: str) -> None:
-    ticks = iter(range(0, 100, 2))
     result = await check(
         httpparse,
         f"{base}/json",
         threshold=1,
-        clock=lambda: float(next(ticks)),
+        clock=stepping_clock(),
         fields=fields({"name": "load"}),
     )
     expect(result, "down", "Timeout", "Timeout")

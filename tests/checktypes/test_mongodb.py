@@ -6,15 +6,12 @@ OP_MSG with SCRAM-SHA-256 and ``find``, plus a TLS listener; pymongo's asyncio c
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from pydantic import ValidationError
+from servers.checkrun import expect_config_error, outcome
 from servers.mongo_wire import USERS, MongoWireServer
 
 from prober.base import CheckContext, CheckResult
@@ -29,37 +26,6 @@ def mongodb() -> CheckType:
     return load_registry(autoload=False, builtins=["checktypes.mongodb"]).get("MONGODB")
 
 
-@pytest.fixture(scope="module")
-def silent_port() -> Iterator[int]:
-    """A listener that completes TCP handshakes (kernel backlog) but never says a word."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def hangup_port() -> AsyncIterator[int]:
-    """Not a database: a server that sends a line of text and hangs up."""
-
-    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"SSH-2.0-NotADatabase\r\n")
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(greet, "127.0.0.1", 0)
-    async with server:
-        yield server.sockets[0].getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def server(mongo_wire_server: MongoWireServer) -> MongoWireServer:
     mongo_wire_server.commands.clear()
@@ -69,10 +35,6 @@ def server(mongo_wire_server: MongoWireServer) -> MongoWireServer:
 async def check(mongodb: CheckType, target: str, seconds: float = 5.0, **params: Any) -> CheckResult:
     ctx = CheckContext(target=target, threshold=max(int(seconds), 1), timeout=seconds)
     return await run_check(mongodb, params, ctx)
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return result.status, result.code, result.message
 
 
 def authed(server: MongoWireServer, **options: str) -> str:
@@ -120,8 +82,8 @@ async def test_refused(mongodb: CheckType, closed_port: int) -> None:
     assert outcome(result) == ("down", "Error", "Connection Error: connection actively refused by firewall")
 
 
-async def test_silent_listener_times_out(mongodb: CheckType, silent_port: int) -> None:
-    result = await check(mongodb, f"mongodb://127.0.0.1:{silent_port}/", seconds=1.0)
+async def test_silent_listener_times_out(mongodb: CheckType, silent_backlog_port: int) -> None:
+    result = await check(mongodb, f"mongodb://127.0.0.1:{silent_backlog_port}/", seconds=1.0)
     assert outcome(result) == ("down", "Timeout", "Timeout")
     assert result.duration_ms < 2500
 
@@ -311,12 +273,7 @@ async def test_tls_to_a_plain_server(mongodb: CheckType, server: MongoWireServer
 )
 async def test_bad_targets_are_config_errors(mongodb: CheckType, target: str, message: str) -> None:
     result = await check(mongodb, target)
-    assert (result.status, result.code, result.message, result.config_error) == (
-        "down",
-        "error",
-        message,
-        True,
-    )
+    expect_config_error(result, message)
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from pydantic import ValidationError
+from servers.checkrun import outcome
 from servers.mariadb import MariaDBServer
 
 from prober.base import CheckContext, CheckResult
@@ -22,37 +19,6 @@ def mysql() -> CheckType:
     return load_registry(autoload=False, builtins=["checktypes.mysql"]).get("MYSQL")
 
 
-@pytest.fixture(scope="module")
-def silent_port() -> Iterator[int]:
-    """A listener that completes TCP handshakes (kernel backlog) but never says a word."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def hangup_port() -> AsyncIterator[int]:
-    """Not a database: a server that sends a line of text and hangs up."""
-
-    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"SSH-2.0-NotADatabase\r\n")
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(greet, "127.0.0.1", 0)
-    async with server:
-        yield server.sockets[0].getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def check(
     mysql: CheckType, target: str = "127.0.0.1", seconds: float = 5.0, **params: Any
 ) -> CheckResult:
@@ -62,10 +28,6 @@ async def check(
 
 def login(server: MariaDBServer, **extra: Any) -> dict[str, Any]:
     return {"port": server.port, "username": server.user, "password": server.password, **extra}
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return result.status, result.code, result.message
 
 
 # --- connect only (no database) -----------------------------------------------------------------
@@ -97,8 +59,8 @@ async def test_refused(mysql: CheckType, closed_port: int) -> None:
     assert outcome(result) == ("down", "Error", "Connection Error: connection actively refused by firewall")
 
 
-async def test_silent_listener_times_out(mysql: CheckType, silent_port: int) -> None:
-    result = await check(mysql, seconds=0.5, port=silent_port, database="testdb")
+async def test_silent_listener_times_out(mysql: CheckType, silent_backlog_port: int) -> None:
+    result = await check(mysql, seconds=0.5, port=silent_backlog_port, database="testdb")
     assert outcome(result) == ("down", "Timeout", "Timeout")
     assert 400 < result.duration_ms < 2500
 

@@ -4,7 +4,6 @@ healthy server never gives (a clock an hour off, kiss-o'-death, unsynchronised, 
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -94,14 +93,6 @@ async def responder() -> AsyncIterator[Callable[[Reply], Awaitable[int]]]:
     yield start
     for transport in transports:
         transport.close()
-
-
-@pytest.fixture
-def closed_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # --- chronyd --------------------------------------------------------------------------------------

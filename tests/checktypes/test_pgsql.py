@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from pydantic import ValidationError
+from servers.checkrun import expect_config_error, outcome
 from servers.postgres import PostgresServer
 from servers.postgres_tls import PostgresTlsServer
 
@@ -24,44 +21,9 @@ def pgsql() -> CheckType:
     return load_registry(autoload=False, builtins=["checktypes.pgsql"]).get("PGSQL")
 
 
-@pytest.fixture(scope="module")
-def silent_port() -> Iterator[int]:
-    """A listener that completes TCP handshakes (kernel backlog) but never says a word."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def hangup_port() -> AsyncIterator[int]:
-    """Not a database: a server that sends a line of text and hangs up."""
-
-    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"SSH-2.0-NotADatabase\r\n")
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(greet, "127.0.0.1", 0)
-    async with server:
-        yield server.sockets[0].getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def check(pgsql: CheckType, target: str, seconds: float = 5.0, **params: Any) -> CheckResult:
     ctx = CheckContext(target=target, threshold=max(int(seconds), 1), timeout=seconds)
     return await run_check(pgsql, params, ctx)
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return result.status, result.code, result.message
 
 
 # --- connect and query ----------------------------------------------------------------------------
@@ -131,8 +93,8 @@ async def test_refused(pgsql: CheckType, closed_port: int) -> None:
     assert outcome(result) == ("down", "Error", "Connection Error: connection actively refused by firewall")
 
 
-async def test_silent_listener_times_out(pgsql: CheckType, silent_port: int) -> None:
-    result = await check(pgsql, f"postgresql://u:p@127.0.0.1:{silent_port}/db", seconds=0.5)
+async def test_silent_listener_times_out(pgsql: CheckType, silent_backlog_port: int) -> None:
+    result = await check(pgsql, f"postgresql://u:p@127.0.0.1:{silent_backlog_port}/db", seconds=0.5)
     assert outcome(result) == ("down", "Timeout", "Timeout")
     assert 400 < result.duration_ms < 2500
 
@@ -298,12 +260,7 @@ async def test_sslmode_in_the_uri_applies(pgsql: CheckType, postgres_tls_server:
 )
 async def test_bad_targets_are_config_errors(pgsql: CheckType, target: str, message: str) -> None:
     result = await check(pgsql, target)
-    assert (result.status, result.code, result.message, result.config_error) == (
-        "down",
-        "error",
-        message,
-        True,
-    )
+    expect_config_error(result, message)
 
 
 @pytest.mark.parametrize(

@@ -6,46 +6,26 @@ timeout) and a port nobody listens on.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from pydantic import ValidationError
+from servers.checkrun import HOST, check, expect, expect_prefix
 from servers.common import wait_until
 from servers.dovecot import EXTRA_USERS, DovecotServer
 from servers.exim import EximServer
 from servers.mailcert import MailCertificate
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, validation_message
+from prober.runner import validation_message
 
 # One worker runs every mail test, so dovecot and exim start once per run (scripts/test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("mail")
-
-HOST = "127.0.0.1"
 
 
 @pytest.fixture(scope="module")
 def pop3() -> CheckType:
     return load_registry(autoload=False, builtins=["checktypes.pop3"]).get("POP3")
-
-
-async def check(pop3: CheckType, target: str = HOST, deadline: float = 5.0, **params: Any) -> CheckResult:
-    return await run_check(pop3, params, CheckContext(target=target, threshold=5, timeout=deadline))
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
-
-
-@pytest.fixture
-def trust_mail_certificate(monkeypatch: pytest.MonkeyPatch, mail_certificate: MailCertificate) -> None:
-    """Make the self-signed certificate a trusted root for this test (OpenSSL reads SSL_CERT_FILE)."""
-    monkeypatch.setenv("SSL_CERT_FILE", mail_certificate.cert_path)
 
 
 def _logouts(server: DovecotServer) -> int:
@@ -156,43 +136,20 @@ async def test_implicit_tls_on_a_plain_port(pop3: CheckType, dovecot_server: Dov
 
 async def test_imap_greeting_is_not_pop3(pop3: CheckType, dovecot_server: DovecotServer) -> None:
     result = await check(pop3, port=dovecot_server.imap)
-    assert (result.status, result.code) == ("down", "error")
-    assert result.message.startswith("Unexpected greeting: * OK [CAPABILITY IMAP4rev1"), result.message
+    expect_prefix(result, "down", "error", "Unexpected greeting: * OK [CAPABILITY IMAP4rev1")
 
 
 async def test_smtp_banner_is_not_pop3(pop3: CheckType, exim_server: EximServer) -> None:
     result = await check(pop3, port=exim_server.smtp)
-    assert (result.status, result.code) == ("down", "error")
-    assert result.message.startswith("Unexpected greeting: 220 mail.test ESMTP Exim"), result.message
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def silent_port() -> AsyncIterator[int]:
-    """Accepts connections and never says a word."""
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        writer.close()
-
-    server = await asyncio.start_server(hold, HOST, 0)
-    async with server:
-        yield server.sockets[0].getsockname()[1]
+    expect_prefix(result, "down", "error", "Unexpected greeting: 220 mail.test ESMTP Exim")
 
 
 async def test_refused(pop3: CheckType, closed_port: int) -> None:
     expect(await check(pop3, port=closed_port), "down", "error", "Unable to connect: Connection refused")
 
 
-async def test_silent_server_times_out(pop3: CheckType, silent_port: int) -> None:
-    expect(await check(pop3, port=silent_port, deadline=0.5), "down", "Timeout", "Timeout")
+async def test_silent_server_times_out(pop3: CheckType, silent_reader_port: int) -> None:
+    expect(await check(pop3, port=silent_reader_port, deadline=0.5), "down", "Timeout", "Timeout")
 
 
 async def test_unresolvable_host(pop3: CheckType) -> None:

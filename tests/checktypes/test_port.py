@@ -7,7 +7,6 @@ tested once for every type in tests/prober/test_runner.py rather than with an un
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,15 +38,6 @@ async def open_port() -> AsyncIterator[int]:
     server, port = await _listen("127.0.0.1")
     async with server:
         yield port
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A port that was just bound and released: nothing listens on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def check(port_type: CheckType, target: str, **params: Any) -> CheckResult:

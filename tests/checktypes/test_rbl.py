@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from servers.checkrun import outcome
 from servers.dnszone import ZoneServer
 from servers.rbldnsd import RbldnsdServer
 
@@ -36,10 +37,6 @@ def rbldnsd_lists(rbldnsd_server: RbldnsdServer, monkeypatch: pytest.MonkeyPatch
 
 async def check(check_type: CheckType, target: str, run_timeout: float = 3.0, **params: Any) -> CheckResult:
     return await run_check(check_type, params, CheckContext(target=target, threshold=5, timeout=run_timeout))
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return (result.status, result.code, result.message)
 
 
 # --- params -------------------------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from servers.checkrun import expect_config_error, outcome
 from servers.redisd import RedisClusterNodes, RedisSentinel, RedisServer
 
 from prober.base import CheckContext, CheckResult
@@ -26,15 +26,6 @@ def redis_type() -> CheckType:
     return load_registry(autoload=False, builtins=["checktypes.redis"]).get("REDIS")
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A port that was just bound and released: nothing listens on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def check(
     redis_type: CheckType,
     target: str,
@@ -46,10 +37,6 @@ async def check(
 ) -> CheckResult:
     ctx = CheckContext(target=target, threshold=threshold, timeout=deadline, monotonic=monotonic)
     return await run_check(redis_type, params, ctx)
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return result.status, result.code, result.message
 
 
 # --- standalone ---------------------------------------------------------------------------------
@@ -344,12 +331,7 @@ async def test_configuration_errors(
     redis_type: CheckType, target: str, params: dict[str, Any], message: str
 ) -> None:
     result = await check(redis_type, target, **params)
-    assert (result.status, result.code, result.message, result.config_error) == (
-        "down",
-        "error",
-        message,
-        True,
-    )
+    expect_config_error(result, message)
 
 
 # --- parameters ---------------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
@@ -262,14 +261,6 @@ async def test_tcp_closed_without_reply(sip: CheckType, responder: Start) -> Non
 
 
 # --- refused / no answer ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])

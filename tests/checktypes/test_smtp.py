@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiosmtpd.smtp import SMTP as AiosmtpdServer
 from pydantic import ValidationError
+from servers.checkrun import HOST, check, expect, expect_prefix
 from servers.dovecot import DovecotServer
 from servers.exim import EximServer
 from servers.mailcert import MailCertificate
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, validation_message
+from prober.runner import validation_message
 
 # One worker runs every mail test, so dovecot and exim start once per run (scripts/test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("mail")
-
-HOST = "127.0.0.1"
 RECIPIENT = "someone@example.com"
 AUTH: dict[str, Any] = {"username": "tester", "password": "testpw"}
 
@@ -37,20 +33,6 @@ AUTH: dict[str, Any] = {"username": "tester", "password": "testpw"}
 @pytest.fixture(scope="module")
 def smtp() -> CheckType:
     return load_registry(autoload=False, builtins=["checktypes.smtp"]).get("SMTP")
-
-
-async def check(smtp: CheckType, target: str = HOST, deadline: float = 5.0, **params: Any) -> CheckResult:
-    return await run_check(smtp, params, CheckContext(target=target, threshold=5, timeout=deadline))
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
-
-
-@pytest.fixture
-def trust_mail_certificate(monkeypatch: pytest.MonkeyPatch, mail_certificate: MailCertificate) -> None:
-    """Make the self-signed certificate a trusted root for this test (OpenSSL reads SSL_CERT_FILE)."""
-    monkeypatch.setenv("SSL_CERT_FILE", mail_certificate.cert_path)
 
 
 def _received_anything(server: EximServer) -> bool:
@@ -199,8 +181,7 @@ async def test_other_protocols_are_not_smtp(
     smtp: CheckType, dovecot_server: DovecotServer, port: str, start: str
 ) -> None:
     result = await check(smtp, port=getattr(dovecot_server, port))
-    assert (result.status, result.code) == ("down", "error")
-    assert result.message.startswith(f"Malformed SMTP response line: {start}"), result.message
+    expect_prefix(result, "down", "error", f"Malformed SMTP response line: {start}")
 
 
 @asynccontextmanager
@@ -249,34 +230,14 @@ async def test_utf8_recipient_without_smtputf8(smtp: CheckType, invert: bool) ->
     expect(result, "down", "error", "Server does not support SMTPUTF8 for address jürgen@example.com")
 
 
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def silent_port() -> AsyncIterator[int]:
-    """Accepts connections and never says a word."""
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        writer.close()
-
-    server = await asyncio.start_server(hold, HOST, 0)
-    async with server:
-        yield server.sockets[0].getsockname()[1]
-
-
 async def test_refused(smtp: CheckType, closed_port: int) -> None:
     expect(await check(smtp, port=closed_port), "down", "error", "Connection refused")
 
 
 @pytest.mark.parametrize("secure", [False, "ssl"])
-async def test_silent_server_times_out(smtp: CheckType, silent_port: int, secure: str | bool) -> None:
-    expect(await check(smtp, port=silent_port, secure=secure, deadline=0.5), "down", "Timeout", "Timeout")
+async def test_silent_server_times_out(smtp: CheckType, silent_reader_port: int, secure: str | bool) -> None:
+    result = await check(smtp, port=silent_reader_port, secure=secure, deadline=0.5)
+    expect(result, "down", "Timeout", "Timeout")
 
 
 async def test_unresolvable_host(smtp: CheckType) -> None:

@@ -8,7 +8,6 @@ a shell with a known greeting, refused sessions). Plain asyncio listeners give t
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,8 @@ import asyncssh
 import pytest
 import pytest_asyncio
 from pydantic import ValidationError
+from servers.checkrun import outcome
+from servers.ports import StartServer
 from servers.sshd import SshServer
 
 from prober.base import CheckContext, CheckResult
@@ -33,10 +34,6 @@ async def check(
 ) -> CheckResult:
     ctx = CheckContext(target=target, threshold=int(seconds) or 1, timeout=seconds)
     return await run_check(ssh, {"port": port, **params}, ctx)
-
-
-def outcome(result: CheckResult) -> tuple[str, str | int, str]:
-    return (result.status, result.code, result.message)
 
 
 # --- params ---------------------------------------------------------------------------------------
@@ -340,53 +337,30 @@ async def test_shell_refused(ssh: CheckType, asyncssh_server: Any) -> None:
 # --- connection failures --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest_asyncio.fixture
-async def listener() -> AsyncIterator[Callable[[Any], Awaitable[int]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(handler: Any) -> int:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(server)
-        port: int = server.sockets[0].getsockname()[1]
-        return port
-
-    yield start
-    for server in servers:
-        server.close()
-
-
 async def test_connection_refused(ssh: CheckType, closed_port: int) -> None:
     result = await check(ssh, closed_port)
     assert outcome(result) == ("down", "error", "Connection refused")
 
 
-async def test_silent_server_times_out(ssh: CheckType, listener: Any) -> None:
+async def test_silent_server_times_out(ssh: CheckType, tcp_servers: StartServer) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # never answers
 
-    port = await listener(silent)
+    port = await tcp_servers(silent)
     result = await check(ssh, port, seconds=0.5)
     assert outcome(result) == ("down", "Timeout", "Timeout")
     assert 450 <= result.duration_ms < 2000
 
 
 @pytest.mark.parametrize("reply", [b"", b"SSH-2.0-Half\r\n", b"220 an FTP server\r\n"])
-async def test_server_closes_the_connection(ssh: CheckType, listener: Any, reply: bytes) -> None:
+async def test_server_closes_the_connection(ssh: CheckType, tcp_servers: StartServer, reply: bytes) -> None:
     async def closer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(reply)
         await writer.drain()
         await reader.readline()
         writer.close()
 
-    port = await listener(closer)
+    port = await tcp_servers(closer)
     result = await check(ssh, port)
     assert outcome(result) == ("down", "error", "SSH connection closed by server")
 

@@ -4,7 +4,6 @@ wildcard, SNI, self-signed, unknown CA; the test CA is trusted through VEDETTE_S
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ import pytest
 import trustme
 from cryptography import x509
 from pydantic import ValidationError
+from servers.checkrun import expect, expect_prefix
 from servers.httpd import serve_raw, server_context
 
 from prober.base import CheckContext, CheckResult
@@ -48,10 +48,6 @@ async def tls_server(context: ssl.SSLContext) -> AsyncIterator[int]:
 async def check(kind: CheckType, target: str, threshold: int = 5, **params: Any) -> CheckResult:
     ctx = CheckContext(target=target, threshold=threshold, timeout=timeout_for(kind, threshold))
     return await run_check(kind, params, ctx)
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
 
 
 def self_signed_context(ca: trustme.CA) -> ssl.SSLContext:
@@ -187,17 +183,9 @@ async def test_unreadable_ca_file_is_a_config_error(
 # --- no TLS at all --------------------------------------------------------------------------------------
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def test_refused(sslcheck: CheckType, trusted: str) -> None:
-    port = closed_port()
-    result = await check(sslcheck, f"127.0.0.1:{port}")
-    expect(result, "down", "Error", f"Cannot connect to 127.0.0.1:{port}: Connection refused")
+async def test_refused(sslcheck: CheckType, trusted: str, closed_port: int) -> None:
+    result = await check(sslcheck, f"127.0.0.1:{closed_port}")
+    expect(result, "down", "Error", f"Cannot connect to 127.0.0.1:{closed_port}: Connection refused")
 
 
 async def test_default_port_is_443(sslcheck: CheckType, trusted: str) -> None:
@@ -213,8 +201,7 @@ async def test_plain_text_server_is_a_tls_error(sslcheck: CheckType, trusted: st
 
     async with serve_raw(banner) as port:
         result = await check(sslcheck, f"127.0.0.1:{port}")
-    assert (result.status, result.code) == ("down", "Error")
-    assert result.message.startswith("TLS error: "), result.message
+    expect_prefix(result, "down", "Error", "TLS error: ")
 
 
 async def test_silent_server_times_out(sslcheck: CheckType, trusted: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,11 +11,11 @@ import pytest_asyncio
 import trustme
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
-from servers.httpd import serve, server_context
+from servers.checkrun import expect, expect_prefix
+from servers.httpd import check, serve, server_context
 
-from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
-from prober.runner import run_check, timeout_for, validation_message
+from prober.runner import validation_message
 
 RECEIVED = web.AppKey("received", list)
 """Messages the server received, in order."""
@@ -94,17 +93,6 @@ def app() -> web.Application:
 async def base(app: web.Application) -> AsyncIterator[str]:
     async with serve(app) as url:
         yield url.replace("http://", "ws://")
-
-
-async def check(kind: CheckType, target: str, threshold: int = 5, **params: Any) -> CheckResult:
-    ctx = CheckContext(
-        target=target, threshold=threshold, timeout=timeout_for(kind, threshold), user_agent="Vedette/test"
-    )
-    return await run_check(kind, params, ctx)
-
-
-def expect(result: CheckResult, status: str, code: str | int, message: str) -> None:
-    assert (result.status, result.code, result.message) == (status, code, message), result
 
 
 # --- up -------------------------------------------------------------------------------------------
@@ -205,18 +193,14 @@ async def test_not_a_websocket_endpoint(websocket: CheckType, base: str) -> None
     )
 
 
-async def test_refused(websocket: CheckType) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = await check(websocket, f"ws://127.0.0.1:{port}/")
-    expect(result, "down", "Error", f"Cannot connect to 127.0.0.1:{port}: Connection refused")
+async def test_refused(websocket: CheckType, closed_port: int) -> None:
+    result = await check(websocket, f"ws://127.0.0.1:{closed_port}/")
+    expect(result, "down", "Error", f"Cannot connect to 127.0.0.1:{closed_port}: Connection refused")
 
 
 async def test_wss_to_a_plain_server_is_a_tls_error(websocket: CheckType, base: str) -> None:
     result = await check(websocket, base.replace("ws://", "wss://") + "/echo")
-    assert (result.status, result.code) == ("down", "Error")
-    assert result.message.startswith("TLS error: "), result.message
+    expect_prefix(result, "down", "Error", "TLS error: ")
 
 
 async def test_send_error(websocket: CheckType, base: str, app: web.Application) -> None:

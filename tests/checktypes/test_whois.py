@@ -7,7 +7,6 @@ There is no network here, so referral following is tested with a local root serv
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from pydantic import ValidationError
+from servers.ports import StartServer
 
 from prober.base import CheckContext, CheckResult
 from prober.registry import CheckType, load_registry
@@ -57,12 +57,11 @@ Start = Callable[..., Awaitable[int]]
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def whois_server() -> AsyncIterator[Start]:
+async def whois_server(tcp_servers: StartServer) -> AsyncIterator[Start]:
     """``await whois_server({"domain": "reply text" | b"bytes" | NEVER}, host=...)`` -> port.
 
     Unknown domains get "No match for ...". Every query line is recorded in ``queries``.
     """
-    servers: list[asyncio.Server] = []
     hanging: list[asyncio.StreamWriter] = []
 
     async def start(replies: Replies, host: str = "127.0.0.1", queries: list[bytes] | None = None) -> int:
@@ -79,17 +78,11 @@ async def whois_server() -> AsyncIterator[Start]:
             await writer.drain()
             writer.close()
 
-        server = await asyncio.start_server(handle, host, 0)
-        servers.append(server)
-        port: int = server.sockets[0].getsockname()[1]
-        return port
+        return await tcp_servers(handle, host)
 
     yield start
     for writer in hanging:
         writer.close()
-    for server in servers:
-        server.close()
-        await server.wait_closed()
 
 
 async def check(
@@ -329,14 +322,6 @@ async def test_bad_root_setting_is_a_config_error(whois: CheckType, monkeypatch:
 
 
 # --- connection failures ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def test_refused(whois: CheckType, closed_port: int) -> None:

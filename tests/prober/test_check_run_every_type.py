@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,17 +13,6 @@ from prober.cli import main
 from prober.registry import load_registry
 
 PASSIVE = {"AGENT", "PUSH"}
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def port() -> Iterator[int]:
-    yield closed_port()
 
 
 def invocation(check_type: str, port: int) -> list[str]:
@@ -62,11 +49,11 @@ ACTIVE = sorted(t.name for t in load_registry(autoload=False) if t.name not in P
 
 @pytest.mark.parametrize("check_type", ACTIVE)
 def test_check_run_reports_a_result_for_every_type(
-    check_type: str, port: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    check_type: str, closed_port: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VEDETTE_RBL_LISTS", "bl.invalid")
-    monkeypatch.setenv("VEDETTE_RBL_RESOLVER", f"127.0.0.1:{port}")
-    code = main(invocation(check_type, port))
+    monkeypatch.setenv("VEDETTE_RBL_RESOLVER", f"127.0.0.1:{closed_port}")
+    code = main(invocation(check_type, closed_port))
     out = capsys.readouterr()
     result = json.loads(out.out)
     assert result["type"] == check_type

@@ -7,11 +7,11 @@ import http.server
 import importlib.util
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
+from servers.ports import backlog_listener
 
 from prober import cli
 from prober.registry import BUILTIN_CHECKTYPES, Registry, load_registry
@@ -25,18 +25,8 @@ def registry() -> Registry:
 @pytest.fixture
 def listening_port() -> Iterator[int]:
     """A listening socket: the kernel completes the handshake, no accept loop needed."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    with backlog_listener() as port:
+        yield port
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

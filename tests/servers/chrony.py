@@ -8,16 +8,13 @@ Fixture:
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, wait_until
+from .common import daemon_dir, free_port, require_binary, run_daemon
 
 CHRONYD = "/usr/sbin/chronyd"
 
@@ -36,12 +33,10 @@ def ntp_answers(port: int, host: str = "127.0.0.1") -> bool:
 @pytest.fixture(scope="session")
 def chrony_port() -> Iterator[int]:
     binary = require_binary(CHRONYD, "chrony")
-    daemon_dir = make_daemon_dir("chrony-")
-    try:
-        last_log = ""
-        for _attempt in range(5):
-            port = free_port(udp=True)
-            conf = os.path.join(daemon_dir, "chrony.conf")
+    with daemon_dir("chrony-") as d:
+
+        def command(port: int) -> list[str]:
+            conf = os.path.join(d, "chrony.conf")
             with open(conf, "w") as f:
                 f.write(
                     f"port {port}\n"
@@ -50,32 +45,10 @@ def chrony_port() -> Iterator[int]:
                     "bindcmdaddress /\n"
                     "allow 127.0.0.1\n"
                     "local stratum 8\n"
-                    f"pidfile {daemon_dir}/chronyd.pid\n"
-                    f"driftfile {daemon_dir}/drift\n"
+                    f"pidfile {d}/chronyd.pid\n"
+                    f"driftfile {d}/drift\n"
                 )
-            log_path = os.path.join(daemon_dir, f"chronyd-{port}.log")
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(
-                    [binary, "-d", "-x", "-u", "root", "-f", conf],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent(),
-                )
-            try:
-                wait_until(functools.partial(ntp_answers, port), proc, timeout=15)
-            except RuntimeError:  # exited early, perhaps the port was taken meanwhile
-                with open(log_path, errors="replace") as f:
-                    last_log = f.read()
-                continue
-            except BaseException:
-                stop(proc)
-                raise
-            try:
-                yield port
-            finally:
-                stop(proc)
-            return
-        raise RuntimeError(f"chronyd did not start; last log:\n{last_log}")
-    finally:
-        shutil.rmtree(daemon_dir, ignore_errors=True)
+            return [binary, "-d", "-x", "-u", "root", "-f", conf]
+
+        with run_daemon("chronyd", d, lambda: free_port(udp=True), command, ntp_answers, timeout=15) as port:
+            yield port

@@ -14,12 +14,26 @@ A daemon fixture follows one shape::
         stop(proc)
         shutil.rmtree(d, ignore_errors=True)
 
+Most daemons fit ``run_daemon``, which does the Popen/wait_until/stop part and starts the daemon again on
+fresh ports when it exits early (someone took a port between ``free_port()`` and the daemon's bind)::
+
+    binary = require_binary("/usr/sbin/foo", "foo-package")
+    with daemon_dir("foo-") as d:
+
+        def command(port: int) -> list[str]:
+            ...  # write the configuration for this port into d
+            return [binary, ...]
+
+        with run_daemon("foo", d, free_port, command, tcp_open) as port:
+            yield port
+
 Never stop a daemon by name (pkill/killall): other workers run daemons with the same name.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -27,22 +41,34 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pytest
 
 __all__ = [
+    "ServerAddress",
+    "all_tcp_open",
+    "daemon_dir",
     "die_with_parent",
+    "distinct_free_ports",
+    "dns_answers",
     "free_port",
     "free_port_tcp_udp",
     "in_ci",
+    "launch",
     "make_daemon_dir",
+    "read_logs",
     "require_binary",
+    "run_daemon",
     "stop",
     "tcp_open",
     "wait_until",
 ]
+
+Ports = TypeVar("Ports")
 
 
 def in_ci() -> bool:
@@ -76,6 +102,14 @@ def free_port(udp: bool = False) -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports on 127.0.0.1, each free a moment ago."""
+    while True:
+        ports = [free_port() for _ in range(count)]
+        if len(set(ports)) == count:
+            return ports
 
 
 def free_port_tcp_udp() -> int:
@@ -123,6 +157,37 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def all_tcp_open(ports: Iterable[int]) -> bool:
+    """True when every port accepts a TCP connection (raises OSError otherwise)."""
+    return all(tcp_open(port) for port in ports)
+
+
+def dns_answers(name: str, port: int) -> bool:
+    """True when an A query for ``name`` over UDP to 127.0.0.1:port gets an answer within 0.5 s."""
+    import dns.exception
+    import dns.message
+    import dns.query
+
+    query = dns.message.make_query(name, "A")
+    try:
+        response = dns.query.udp(query, "127.0.0.1", timeout=0.5, port=port)
+    except dns.exception.Timeout:
+        return False
+    return bool(response.answer)
+
+
+@dataclass
+class ServerAddress:
+    """Where a daemon listens; ``address`` is ``host:port``, as resolver settings take it."""
+
+    port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
 def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 10) -> None:
     """Send ``sig`` and wait up to ``timeout`` seconds, then SIGKILL."""
     if proc.poll() is None:
@@ -140,6 +205,88 @@ def make_daemon_dir(prefix: str = "srv-") -> str:
     d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(d, 0o755)
     return d
+
+
+@contextmanager
+def daemon_dir(prefix: str = "srv-") -> Iterator[str]:
+    """``make_daemon_dir(prefix)``, removed with everything in it on exit."""
+    d = make_daemon_dir(prefix)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def read_logs(*paths: str) -> str:
+    """The text of each of ``paths`` that exists, each after a ``--- path`` line (for error messages)."""
+    texts = []
+    for path in paths:
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                texts.append(f"--- {path}\n{f.read()}")
+    return "\n".join(texts)
+
+
+def launch(
+    argv: Sequence[str],
+    log_path: str,
+    *,
+    death_signal: int = signal.SIGKILL,
+    **popen: Any,
+) -> subprocess.Popen[bytes]:
+    """Start a daemon in the foreground: stdout and stderr to ``log_path``, no stdin, and ``death_signal``
+    when the test process dies (``die_with_parent``). ``popen`` goes to Popen (cwd=, env=, user=, ...)."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(death_signal),
+            **popen,
+        )
+
+
+@contextmanager
+def run_daemon(
+    name: str,
+    directory: str,
+    pick_ports: Callable[[], Ports],
+    command: Callable[[Ports], Sequence[str]],
+    ready: Callable[[Ports], Any],
+    *,
+    timeout: float = 30.0,
+    attempts: int = 5,
+    cwd: str | None = None,
+    death_signal: int = signal.SIGKILL,
+    logs: Sequence[str] = (),
+) -> Iterator[Ports]:
+    """Run the daemon ``command(ports)`` on ``ports = pick_ports()`` and yield the ports once ``ready(ports)``
+    is true (``wait_until`` with ``timeout``); stop it on exit.
+
+    Its output goes to ``<directory>/<name>-<attempt>.log``. A daemon that exits before it is ready was most
+    likely beaten to a port between ``pick_ports()`` and its bind: it is started again on fresh ports, up to
+    ``attempts`` times; then RuntimeError quotes its last output and the daemon's own ``logs`` files.
+    """
+    last_logs = ""
+    for attempt in range(attempts):
+        ports = pick_ports()
+        log_path = os.path.join(directory, f"{name}-{attempt}.log")
+        proc = launch(command(ports), log_path, death_signal=death_signal, cwd=cwd)
+        try:
+            wait_until(functools.partial(ready, ports), proc, timeout=timeout)
+        except RuntimeError:  # exited early: most likely a port was taken meanwhile
+            last_logs = read_logs(log_path, *logs)
+            continue
+        except BaseException:
+            stop(proc)
+            raise
+        try:
+            yield ports
+        finally:
+            stop(proc)
+        return
+    raise RuntimeError(f"{name} did not start after {attempts} attempts:\n{last_logs}")
 
 
 _PR_SET_PDEATHSIG = 1

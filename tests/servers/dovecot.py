@@ -10,16 +10,14 @@ Fixture:
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, tcp_open, wait_until
+from .common import all_tcp_open, daemon_dir, distinct_free_ports, require_binary, run_daemon
 from .mailcert import MailCertificate
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -98,54 +96,26 @@ def dovecot_server(mail_certificate: MailCertificate) -> Iterator[DovecotServer]
     binary = require_binary(DOVECOT, "dovecot-imapd")
     require_binary("/usr/lib/dovecot/imap", "dovecot-imapd")
     require_binary("/usr/lib/dovecot/pop3", "dovecot-pop3d")
-    d = make_daemon_dir("dovecot-")
-    try:
+    with daemon_dir("dovecot-") as d:
         os.makedirs(f"{d}/run")
         os.makedirs(f"{d}/mail")
         shutil.chown(f"{d}/mail", "nobody", "nogroup")
         users = {USER: PASSWORD, **EXTRA_USERS}
         with open(f"{d}/users", "w", encoding="utf-8") as f:
             f.writelines(f"{name}:{{PLAIN}}{password}\n" for name, password in users.items())
-        for _attempt in range(3):
-            ports = [free_port() for _ in range(4)]
-            if len(set(ports)) < 4:
-                continue
+
+        def command(ports: list[int]) -> list[str]:
             with open(f"{d}/dovecot.conf", "w", encoding="utf-8") as f:
                 f.write(_config(d, mail_certificate, *ports))
-            with open(f"{d}/stdout.log", "ab") as log:
-                proc = subprocess.Popen(
-                    [binary, "-F", "-c", f"{d}/dovecot.conf"],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent(),
-                )
-            try:
-                wait_until(functools.partial(_all_open, ports), proc)
-            except RuntimeError:
-                continue  # exited early: most likely a port was taken meanwhile
-            except BaseException:
-                stop(proc)
-                raise
-            try:
-                imap, imaps, pop3, pop3s = ports
-                yield DovecotServer(imap, imaps, pop3, pop3s, log=f"{d}/dovecot.log")
-            finally:
-                stop(proc)
-            return
-        raise RuntimeError(f"dovecot did not start:\n{_logs(d)}")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+            return [binary, "-F", "-c", f"{d}/dovecot.conf"]
 
-
-def _all_open(ports: list[int]) -> bool:
-    return all(tcp_open(port) for port in ports)
-
-
-def _logs(d: str) -> str:
-    texts = []
-    for path in (f"{d}/stdout.log", f"{d}/dovecot.log"):
-        if os.path.exists(path):
-            with open(path, errors="replace") as f:
-                texts.append(f"--- {path}\n{f.read()}")
-    return "\n".join(texts)
+        with run_daemon(
+            "dovecot",
+            d,
+            lambda: distinct_free_ports(4),
+            command,
+            all_tcp_open,
+            attempts=3,
+            logs=[f"{d}/dovecot.log"],
+        ) as (imap, imaps, pop3, pop3s):
+            yield DovecotServer(imap, imaps, pop3, pop3s, log=f"{d}/dovecot.log")

@@ -36,7 +36,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, tcp_open, wait_until
+from .common import (
+    all_tcp_open,
+    die_with_parent,
+    distinct_free_ports,
+    make_daemon_dir,
+    read_logs,
+    require_binary,
+    stop,
+    wait_until,
+)
 from .mailcert import MailCertificate
 
 EXIM = "/usr/sbin/exim4"
@@ -158,15 +167,6 @@ def _start(d: str, binary: str) -> subprocess.Popen[bytes]:
         )
 
 
-def _logs(d: str) -> str:
-    texts = []
-    for path in (f"{d}/stdout.log", f"{d}/log/mainlog", f"{d}/log/paniclog"):
-        if os.path.exists(path):
-            with open(path, errors="replace") as f:
-                texts.append(f"--- {path}\n{f.read()}")
-    return "\n".join(texts)
-
-
 @pytest.fixture(scope="session")
 def exim_server(mail_certificate: MailCertificate) -> Iterator[EximServer]:
     binary = require_binary(EXIM, "exim4-daemon-heavy")
@@ -176,9 +176,7 @@ def exim_server(mail_certificate: MailCertificate) -> Iterator[EximServer]:
             os.makedirs(f"{d}/{sub}")
             shutil.chown(f"{d}/{sub}", "Debian-exim", "Debian-exim")
         for _attempt in range(3):
-            ports = [free_port() for _ in range(4)]
-            if len(set(ports)) < 4:
-                continue
+            ports = distinct_free_ports(4)
             with open(f"{d}/exim.conf", "w", encoding="utf-8") as f:
                 f.write(_config(d, mail_certificate, *ports))
             check = subprocess.run(
@@ -194,7 +192,7 @@ def exim_server(mail_certificate: MailCertificate) -> Iterator[EximServer]:
             )
             try:
                 try:
-                    wait_until(functools.partial(_all_open, ports), proc)
+                    wait_until(functools.partial(all_tcp_open, ports), proc)
                 except RuntimeError:
                     continue  # exited early: most likely a port was taken meanwhile
                 smtp, smtps, login, cram = ports
@@ -211,7 +209,8 @@ def exim_server(mail_certificate: MailCertificate) -> Iterator[EximServer]:
                     for child in children:
                         with contextlib.suppress(OSError):
                             os.kill(child, signal.SIGKILL)
-        raise RuntimeError(f"exim did not start:\n{_logs(d)}")
+        logs = read_logs(f"{d}/stdout.log", f"{d}/log/mainlog", f"{d}/log/paniclog")
+        raise RuntimeError(f"exim did not start:\n{logs}")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -233,7 +232,3 @@ def _all_gone(pids: list[int]) -> bool:
         except OSError:
             pass
     return True
-
-
-def _all_open(ports: list[int]) -> bool:
-    return all(tcp_open(port) for port in ports)

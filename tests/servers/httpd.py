@@ -4,14 +4,28 @@ Fixtures:
 
 - ``web_ca`` (session): a trustme CA that issues the servers' certificates.
 - ``web_ca_file`` (session): that CA's certificate as a PEM file (for ``VEDETTE_SSL_CA_FILE``).
+- ``base`` (function): the base URL (``http://127.0.0.1:<port>``) of the test module's own ``app`` fixture,
+  served for one test.
 
-Helpers (async context managers, one server per use, port 0):
+Servers (async context managers, one server per use, port 0):
 
 - ``serve(app, ssl_context=None, host="127.0.0.1")`` yields the base URL of an aiohttp application.
 - ``serve_raw(handle, ssl_context=None)`` yields the port of an asyncio server that runs
   ``handle(reader, writer)`` per connection: canned or malformed HTTP, stalled or silent peers.
+
+Building them:
+
 - ``server_context(ca, *names, not_before=None, not_after=None)`` builds a server TLS context with a
   certificate for ``names`` issued by ``ca``.
+- ``recording_app(routes, record=request_headers)`` builds an application serving ``routes`` that appends
+  ``await record(request)`` to ``app[SEEN]`` for every request, in order.
+- ``redirect_hops`` is the handler for ``/hops/{count}``: ``count`` redirects (302), then "arrived".
+
+Running the checks:
+
+- ``check(kind, target, threshold=5, clock=None, **params)`` runs ``kind`` with the runner's timeout for
+  ``threshold``, the user agent ``Vedette/test`` and ``clock`` as the monotonic clock.
+- ``stepping_clock()`` is a fake clock that is 2 s later at every reading: every response is "slow".
 """
 
 from __future__ import annotations
@@ -23,14 +37,23 @@ import shutil
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
+import pytest_asyncio
 import trustme
 from aiohttp import web
+
+from prober.base import CheckContext, CheckResult
+from prober.registry import CheckType
+from prober.runner import run_check, timeout_for
 
 from .common import make_daemon_dir
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+SEEN = web.AppKey("seen", list)
+"""What ``recording_app`` recorded of every request the test server received, in order."""
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +82,34 @@ def server_context(
     leaf = ca.issue_cert(*(names or ("localhost", "127.0.0.1")), not_before=not_before, not_after=not_after)
     leaf.configure_cert(context)
     return context
+
+
+async def request_headers(request: web.Request) -> dict[str, str]:
+    return dict(request.headers)
+
+
+def recording_app(
+    routes: web.RouteTableDef, record: Callable[[web.Request], Awaitable[Any]] = request_headers
+) -> web.Application:
+    """An application serving ``routes`` that appends ``await record(request)`` to ``app[SEEN]`` first."""
+
+    @web.middleware
+    async def recorder(request: web.Request, handler: Any) -> web.StreamResponse:
+        request.app[SEEN].append(await record(request))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app = web.Application(middlewares=[recorder])
+    app[SEEN] = []
+    app.add_routes(routes)
+    return app
+
+
+async def redirect_hops(request: web.Request) -> web.Response:
+    count = int(request.match_info["count"])
+    if count == 0:
+        return web.Response(text="arrived")
+    raise web.HTTPFound(f"/hops/{count - 1}")
 
 
 @asynccontextmanager
@@ -108,3 +159,27 @@ async def serve_raw(handle: RawHandler, ssl_context: ssl.SSLContext | None = Non
 async def read_request(reader: asyncio.StreamReader) -> bytes:
     """The request head (up to and including the blank line)."""
     return await reader.readuntil(b"\r\n\r\n")
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def base(app: web.Application) -> AsyncIterator[str]:
+    async with serve(app) as url:
+        yield url
+
+
+async def check(
+    kind: CheckType, target: str, threshold: int = 5, clock: Any = None, **params: Any
+) -> CheckResult:
+    ctx = CheckContext(
+        target=target,
+        threshold=threshold,
+        timeout=timeout_for(kind, threshold),
+        user_agent="Vedette/test",
+        monotonic=clock,
+    )
+    return await run_check(kind, params, ctx)
+
+
+def stepping_clock() -> Callable[[], float]:
+    ticks = iter(range(0, 100, 2))
+    return lambda: float(next(ticks))

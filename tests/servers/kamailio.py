@@ -9,18 +9,15 @@ Fixture:
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from .common import die_with_parent, free_port_tcp_udp, make_daemon_dir, require_binary, stop, wait_until
+from .common import daemon_dir, free_port_tcp_udp, require_binary, run_daemon
 
 KAMAILIO = "/usr/sbin/kamailio"
 
@@ -65,42 +62,26 @@ def options_answered(port: int) -> bool:
 @pytest.fixture(scope="session")
 def kamailio_port() -> Iterator[int]:
     binary = require_binary(KAMAILIO, "kamailio")
-    daemon_dir = make_daemon_dir("kamailio-")
-    try:
-        last_log = ""
-        for _attempt in range(5):
-            port = free_port_tcp_udp()
-            conf = os.path.join(daemon_dir, "kamailio.cfg")
+    with daemon_dir("kamailio-") as d:
+
+        def command(port: int) -> list[str]:
+            conf = os.path.join(d, "kamailio.cfg")
             with open(conf, "w") as f:
                 f.write(CONFIG.format(port=port))
-            log_path = os.path.join(daemon_dir, f"kamailio-{port}.log")
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(
-                    [
-                        binary,
-                        *("-f", conf, "-DD", "-E", "-Y", daemon_dir, "-P", f"{daemon_dir}/kamailio.pid"),
-                        *("-w", daemon_dir, "-m", "32", "-M", "8"),
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=daemon_dir,
-                    preexec_fn=die_with_parent(signal.SIGTERM),
-                )
-            try:
-                wait_until(functools.partial(options_answered, port), proc, timeout=20)
-            except RuntimeError:  # exited early, perhaps the port was taken meanwhile
-                with open(log_path, errors="replace") as f:
-                    last_log = f.read()
-                continue
-            except BaseException:
-                stop(proc)
-                raise
-            try:
-                yield port
-            finally:
-                stop(proc)
-            return
-        raise RuntimeError(f"kamailio did not start; last log:\n{last_log}")
-    finally:
-        shutil.rmtree(daemon_dir, ignore_errors=True)
+            return [
+                binary,
+                *("-f", conf, "-DD", "-E", "-Y", d, "-P", f"{d}/kamailio.pid"),
+                *("-w", d, "-m", "32", "-M", "8"),
+            ]
+
+        with run_daemon(
+            "kamailio",
+            d,
+            free_port_tcp_udp,
+            command,
+            options_answered,
+            timeout=20,
+            cwd=d,
+            death_signal=signal.SIGTERM,
+        ) as port:
+            yield port

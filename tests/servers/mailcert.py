@@ -6,6 +6,7 @@ Fixture:
   issuer (so clients with the default trust store reject it as "self-signed"), valid for two days (so
   ``warningdays`` 3 fails and 1 passes). Trusting it is a matter of pointing ``SSL_CERT_FILE`` at
   ``cert_path``. Files live in a 0755 directory with a 0644 key: exim reads it as Debian-exim.
+- ``trust_mail_certificate`` (function): makes that certificate a trusted root for one test.
 """
 
 from __future__ import annotations
@@ -81,3 +82,9 @@ def mail_certificate() -> Iterator[MailCertificate]:
         yield write_self_signed(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def trust_mail_certificate(monkeypatch: pytest.MonkeyPatch, mail_certificate: MailCertificate) -> None:
+    """Make the self-signed certificate a trusted root for this test (OpenSSL reads SSL_CERT_FILE)."""
+    monkeypatch.setenv("SSL_CERT_FILE", mail_certificate.cert_path)

@@ -10,6 +10,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, wait_until
+from .common import daemon_dir, free_port, launch, require_binary, stop, wait_until
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_PACKAGE = "postgresql-15"
@@ -128,37 +129,34 @@ def _start(daemon_dir: str, as_pg: dict[str, Any], password: str) -> tuple[subpr
     for _attempt in range(5):
         port = free_port()
         log_path = os.path.join(daemon_dir, f"pg-{port}.log")
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [
-                    f"{PG_BIN}/postgres",
-                    "-D",
-                    data,
-                    "-p",
-                    str(port),
-                    "-k",
-                    daemon_dir,
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=200",
-                    "-c",
-                    "shared_buffers=32MB",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=daemon_dir,
-                # SIGQUIT = immediate shutdown if the test process dies without cleaning up.
-                preexec_fn=die_with_parent(signal.SIGQUIT),
-                **as_pg,
-            )
+        proc = launch(
+            [
+                f"{PG_BIN}/postgres",
+                "-D",
+                data,
+                "-p",
+                str(port),
+                "-k",
+                daemon_dir,
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=32MB",
+            ],
+            log_path,
+            # SIGQUIT = immediate shutdown if the test process dies without cleaning up.
+            death_signal=signal.SIGQUIT,
+            cwd=daemon_dir,
+            **as_pg,
+        )
 
         def ready(port: int = port) -> bool:
             return (
@@ -184,28 +182,33 @@ def _start(daemon_dir: str, as_pg: dict[str, Any], password: str) -> tuple[subpr
     raise RuntimeError(f"postgres did not start; last log:\n{last_error}")
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    require_binary(f"{PG_BIN}/postgres", PG_PACKAGE)
-    require_binary(f"{PG_BIN}/initdb", PG_PACKAGE)
-    require_binary(f"{PG_BIN}/psql", PG_PACKAGE)
+@contextlib.contextmanager
+def throwaway_cluster(prefix: str) -> Iterator[tuple[PostgresServer, dict[str, Any]]]:
+    """A new cluster in a fresh daemon directory named ``prefix...``, stopped (fast shutdown) and removed on
+    exit. Yields the cluster and the Popen arguments that run a process as its owner.
 
-    daemon_dir = make_daemon_dir("pg-")
-    # postgres refuses to run as root: run it as the package's `postgres` user (Popen(user=) rather
-    # than runuser, which SIGKILLs its child 2 s after a SIGTERM). As non-root, run as ourselves.
-    as_pg: dict[str, Any] = {}
-    if os.geteuid() == 0:
-        as_pg = {"user": "postgres", "group": "postgres", "extra_groups": []}
-        shutil.chown(daemon_dir, "postgres", "postgres")
-    password = secrets.token_urlsafe(16)
-    try:
-        proc, port = _start(daemon_dir, as_pg, password)
+    postgres refuses to run as root: as root it runs as the package's ``postgres`` user (Popen(user=) rather
+    than runuser, which SIGKILLs its child 2 s after a SIGTERM). As non-root, it runs as ourselves.
+    """
+    for binary in ("postgres", "initdb", "psql"):
+        require_binary(f"{PG_BIN}/{binary}", PG_PACKAGE)
+    with daemon_dir(prefix) as directory:
+        as_pg: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            as_pg = {"user": "postgres", "group": "postgres", "extra_groups": []}
+            shutil.chown(directory, "postgres", "postgres")
+        password = secrets.token_urlsafe(16)
+        proc, port = _start(directory, as_pg, password)
         try:
-            yield PostgresServer(port=port, password=password, socket_dir=daemon_dir)
+            yield PostgresServer(port=port, password=password, socket_dir=directory), as_pg
         finally:
             stop(proc, signal.SIGINT)  # fast shutdown (SIGTERM would wait for clients)
-    finally:
-        shutil.rmtree(daemon_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with throwaway_cluster("pg-") as (cluster, _):
+        yield cluster
 
 
 @pytest.fixture

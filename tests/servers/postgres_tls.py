@@ -3,7 +3,7 @@
 Fixture ``postgres_tls_server`` (session): ``ssl = on`` with a trustme certificate for localhost, 127.0.0.1
 and ::1 (CA in :attr:`PostgresTlsServer.ca_pem`). pg_hba.conf admits TCP logins only over TLS and only for
 the role ``tester`` (password :attr:`PostgresTlsServer.password`); any other user gets
-"no pg_hba.conf entry". The cluster itself is started by ``servers.postgres._start``.
+"no pg_hba.conf entry". The cluster itself is started by ``servers.postgres.throwaway_cluster``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +19,7 @@ from typing import Any
 import pytest
 import trustme
 
-from .common import make_daemon_dir, require_binary, stop
-from .postgres import PG_BIN, PG_PACKAGE, PostgresServer, _start
+from .postgres import PostgresServer, throwaway_cluster
 
 PG_HBA = """\
 local   all   all                  scram-sha-256
@@ -84,25 +82,8 @@ def _enable_tls(cluster: PostgresServer, data: str, daemon_dir: str, as_pg: dict
 
 @pytest.fixture(scope="session")
 def postgres_tls_server() -> Iterator[PostgresTlsServer]:
-    require_binary(f"{PG_BIN}/postgres", PG_PACKAGE)
-    require_binary(f"{PG_BIN}/initdb", PG_PACKAGE)
-    require_binary(f"{PG_BIN}/psql", PG_PACKAGE)
-
-    daemon_dir = make_daemon_dir("pgtls-")
-    as_pg: dict[str, Any] = {}
-    if os.geteuid() == 0:  # postgres refuses to run as root (see servers/postgres.py)
-        as_pg = {"user": "postgres", "group": "postgres", "extra_groups": []}
-        shutil.chown(daemon_dir, "postgres", "postgres")
-    try:
-        superuser_password = secrets.token_urlsafe(16)
-        proc, port = _start(daemon_dir, as_pg, superuser_password)
-        try:
-            cluster = PostgresServer(port=port, password=superuser_password, socket_dir=daemon_dir)
-            password = secrets.token_urlsafe(12)
-            cluster.psql(f"CREATE ROLE tester LOGIN PASSWORD '{password}'")
-            ca_pem = _enable_tls(cluster, os.path.join(daemon_dir, "data"), daemon_dir, as_pg)
-            yield PostgresTlsServer(cluster=cluster, password=password, ca_pem=ca_pem)
-        finally:
-            stop(proc, signal.SIGINT)
-    finally:
-        shutil.rmtree(daemon_dir, ignore_errors=True)
+    with throwaway_cluster("pgtls-") as (cluster, as_pg):
+        password = secrets.token_urlsafe(12)
+        cluster.psql(f"CREATE ROLE tester LOGIN PASSWORD '{password}'")
+        ca_pem = _enable_tls(cluster, os.path.join(cluster.socket_dir, "data"), cluster.socket_dir, as_pg)
+        yield PostgresTlsServer(cluster=cluster, password=password, ca_pem=ca_pem)

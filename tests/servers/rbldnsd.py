@@ -12,15 +12,13 @@ Unlisted addresses get NXDOMAIN; zones it does not serve get REFUSED.
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, wait_until
+from .common import ServerAddress, daemon_dir, dns_answers, free_port, require_binary, run_daemon
 
 RBLDNSD = "/usr/sbin/rbldnsd"
 
@@ -59,66 +57,29 @@ DATASETS = [
 ]
 
 
-@dataclass
-class RbldnsdServer:
-    port: int
-    host: str = "127.0.0.1"
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def _answers(port: int) -> bool:
-    import dns.exception
-    import dns.message
-    import dns.query
-
-    query = dns.message.make_query("2.0.0.127.bl.test.", "A")
-    try:
-        response = dns.query.udp(query, "127.0.0.1", timeout=0.5, port=port)
-    except dns.exception.Timeout:
-        return False
-    return bool(response.answer)
+class RbldnsdServer(ServerAddress):
+    """rbldnsd on 127.0.0.1:<port> (UDP)."""
 
 
 @pytest.fixture(scope="session")
 def rbldnsd_server() -> Iterator[RbldnsdServer]:
     binary = require_binary(RBLDNSD, "rbldnsd")
-    directory = make_daemon_dir("rbldnsd-")
-    try:
+    with daemon_dir("rbldnsd-") as directory:
         for name, text in ZONES.items():
             path = os.path.join(directory, name)
             with open(path, "w") as f:
                 f.write(text)
             os.chmod(path, 0o644)  # rbldnsd drops to the rbldns user
         user = ["-u", "rbldns"] if os.geteuid() == 0 else []
-        last_log = ""
-        for _attempt in range(5):
-            port = free_port(udp=True)
-            log_path = os.path.join(directory, f"rbldnsd-{port}.log")
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(
-                    [binary, "-n", "-b", f"127.0.0.1/{port}", "-w", directory, *user, "-t", "60", *DATASETS],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent(),
-                )
-            try:
-                wait_until(lambda port=port: _answers(port), proc, timeout=30)
-            except RuntimeError:  # exited early: maybe the port was taken meanwhile
-                with open(log_path, errors="replace") as f:
-                    last_log = f.read()
-                continue
-            except BaseException:
-                stop(proc)
-                raise
-            try:
-                yield RbldnsdServer(port=port)
-            finally:
-                stop(proc)
-            return
-        raise RuntimeError(f"rbldnsd did not start; last log:\n{last_log}")
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+
+        def command(port: int) -> list[str]:
+            return [binary, "-n", "-b", f"127.0.0.1/{port}", "-w", directory, *user, "-t", "60", *DATASETS]
+
+        with run_daemon(
+            "rbldnsd",
+            directory,
+            lambda: free_port(udp=True),
+            command,
+            functools.partial(dns_answers, "2.0.0.127.bl.test."),
+        ) as port:
+            yield RbldnsdServer(port=port)

@@ -32,7 +32,7 @@ import trustme
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, wait_until
+from .common import free_port, launch, make_daemon_dir, require_binary, stop, wait_until
 
 SERVER_PACKAGE = "redis-server"
 SENTINEL_PACKAGE = "redis-sentinel"
@@ -81,15 +81,7 @@ def _redis_server() -> str:
 
 def _start(args: list[str], directory: str, log_name: str, port: int) -> subprocess.Popen[bytes]:
     """Start one redis-server/sentinel in ``directory``; return once it answers PING."""
-    with open(os.path.join(directory, log_name), "wb") as log:
-        proc = subprocess.Popen(
-            args,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=directory,
-            preexec_fn=die_with_parent(),
-        )
+    proc = launch(args, os.path.join(directory, log_name), cwd=directory)
     try:
         wait_until(lambda: _ping(port), proc, timeout=20)
     except BaseException:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, wait_until
+from .common import free_port, launch, make_daemon_dir, require_binary, stop, wait_until
 
 COMMUNITY = "public"
 AUTH_PASSWORD = "authpass123"
@@ -71,27 +71,12 @@ def snmp_agent() -> Iterator[SnmpAgent]:
     server_env = dict(os.environ, SNMP_PERSISTENT_DIR=os.path.join(directory, "persist"), MIBS="")
     client_env = dict(os.environ, SNMP_PERSISTENT_DIR=os.path.join(directory, "client"), MIBS="")
     try:
-        with open(os.path.join(directory, "snmpd.log"), "wb") as log:
-            proc = subprocess.Popen(
-                [
-                    snmpd,
-                    "-f",
-                    "-Lo",
-                    "-C",
-                    "-m",
-                    "",
-                    "-c",
-                    config,
-                    "-p",
-                    os.path.join(directory, "snmpd.pid"),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=server_env,
-                cwd=directory,
-                preexec_fn=die_with_parent(),
-            )
+        proc = launch(
+            [snmpd, "-f", "-Lo", "-C", "-m", "", "-c", config, "-p", os.path.join(directory, "snmpd.pid")],
+            os.path.join(directory, "snmpd.log"),
+            env=server_env,
+            cwd=directory,
+        )
         try:
 
             def answers() -> bool:

@@ -12,17 +12,14 @@ Keys are generated with asyncssh (no ssh-keygen needed). sshd needs ``/run/sshd`
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import asyncssh
 import pytest
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, tcp_open, wait_until
+from .common import daemon_dir, free_port, require_binary, run_daemon, tcp_open
 
 SSHD = "/usr/sbin/sshd"
 SSHD_PACKAGE = "openssh-server"
@@ -59,8 +56,7 @@ def sshd_server() -> Iterator[SshServer]:
         pytest.skip("sshd password authentication for a system account needs root")
     if not os.path.isdir("/run/sshd"):
         pytest.fail("sshd needs /run/sshd (mkdir -p -m 0755 /run/sshd; scripts/test creates it)")
-    d = make_daemon_dir("sshd-")
-    try:
+    with daemon_dir("sshd-") as d:
         host_key = asyncssh.generate_private_key("ssh-ed25519")
         client_key = asyncssh.generate_private_key("ssh-ed25519")
         host_key_path = os.path.join(d, "host_ed25519_key")
@@ -77,9 +73,7 @@ def sshd_server() -> Iterator[SshServer]:
             f.write(SSH_BANNER + "\n")
         os.chmod(banner_path, 0o644)
 
-        proc = None
-        for _attempt in range(5):
-            port = free_port()
+        def command(port: int) -> list[str]:
             config_path = os.path.join(d, "sshd_config")
             with open(config_path, "w") as f:
                 f.write(
@@ -101,22 +95,9 @@ def sshd_server() -> Iterator[SshServer]:
                     "MaxSessions 50\n"
                     "LogLevel ERROR\n"
                 )
-            with open(os.path.join(d, f"sshd-{port}.log"), "wb") as log:
-                proc = subprocess.Popen(
-                    [sshd, "-D", "-e", "-f", config_path],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent(),
-                )
-            try:
-                wait_until(functools.partial(tcp_open, port), proc, timeout=30)
-                break
-            except RuntimeError:  # exited early (the port may have been taken meanwhile): try another
-                proc = None
-        if proc is None:
-            raise RuntimeError(f"sshd did not start; see the logs in {d}")
-        try:
+            return [sshd, "-D", "-e", "-f", config_path]
+
+        with run_daemon("sshd", d, free_port, command, tcp_open) as port:
             yield SshServer(
                 port=port,
                 user=SSH_USER,
@@ -127,7 +108,3 @@ def sshd_server() -> Iterator[SshServer]:
                 host_public_key=host_key.export_public_key().decode().strip(),
                 banner=SSH_BANNER,
             )
-        finally:
-            stop(proc)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)

@@ -11,11 +11,9 @@ their answers are validated like any recursion result, see test-servers.md §13a
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dns.dnssec
@@ -25,14 +23,7 @@ import dns.zone
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .common import (
-    die_with_parent,
-    free_port_tcp_udp,
-    make_daemon_dir,
-    require_binary,
-    stop,
-    wait_until,
-)
+from .common import ServerAddress, daemon_dir, dns_answers, free_port_tcp_udp, require_binary, run_daemon
 
 UNBOUND = "/usr/sbin/unbound"
 
@@ -56,14 +47,8 @@ txt  IN TXT "hello from test zone"
 """
 
 
-@dataclass
-class UnboundResolver:
-    port: int
-    host: str = "127.0.0.1"
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+class UnboundResolver(ServerAddress):
+    """unbound on 127.0.0.1:<port> (UDP and TCP)."""
 
 
 def _signed_zone(path: str) -> str:
@@ -116,57 +101,26 @@ remote-control:
 """
 
 
-def _answers(port: int) -> bool:
-    import dns.exception
-    import dns.message
-    import dns.query
-
-    query = dns.message.make_query("www.secure.test.", "A")
-    try:
-        response = dns.query.udp(query, "127.0.0.1", timeout=0.5, port=port)
-    except dns.exception.Timeout:
-        return False
-    return bool(response.answer)
-
-
 @pytest.fixture(scope="session")
 def unbound_resolver() -> Iterator[UnboundResolver]:
     binary = require_binary(UNBOUND, "unbound")
-    directory = make_daemon_dir("unbound-")
-    try:
+    with daemon_dir("unbound-") as directory:
         anchor = _signed_zone(os.path.join(directory, "secure.test.zone"))
         with open(os.path.join(directory, "example.test.zone"), "w") as f:
             f.write(PLAIN_ZONE)
-        last_log = ""
-        for _attempt in range(5):
-            port = free_port_tcp_udp()
+
+        def command(port: int) -> list[str]:
             config = os.path.join(directory, "unbound.conf")
             with open(config, "w") as f:
                 f.write(_config(directory, port, anchor))
-            log_path = os.path.join(directory, f"unbound-{port}.log")
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(
-                    [binary, "-d", "-c", config],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=directory,
-                    preexec_fn=die_with_parent(),
-                )
-            try:
-                wait_until(lambda port=port: _answers(port), proc, timeout=30)
-            except RuntimeError:  # exited early: maybe the port was taken meanwhile
-                with open(log_path, errors="replace") as f:
-                    last_log = f.read()
-                continue
-            except BaseException:
-                stop(proc)
-                raise
-            try:
-                yield UnboundResolver(port=port)
-            finally:
-                stop(proc)
-            return
-        raise RuntimeError(f"unbound did not start; last log:\n{last_log}")
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+            return [binary, "-d", "-c", config]
+
+        with run_daemon(
+            "unbound",
+            directory,
+            free_port_tcp_udp,
+            command,
+            functools.partial(dns_answers, "www.secure.test."),
+            cwd=directory,
+        ) as port:
+            yield UnboundResolver(port=port)

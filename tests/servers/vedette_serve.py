@@ -134,3 +134,9 @@ class TcpListener:
         self._stop.set()
         self._thread.join(5)
         self.sock.close()
+
+    def __enter__(self) -> TcpListener:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

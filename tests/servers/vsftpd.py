@@ -11,17 +11,15 @@ Fixtures:
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import trustme
 
-from .common import die_with_parent, free_port, make_daemon_dir, require_binary, stop, tcp_open, wait_until
+from .common import daemon_dir, free_port, require_binary, run_daemon, tcp_open
 
 VSFTPD = "/usr/sbin/vsftpd"
 VSFTPD_PACKAGE = "vsftpd"
@@ -46,8 +44,7 @@ def vsftpd_server() -> Iterator[FtpServer]:
     vsftpd = require_binary(VSFTPD, VSFTPD_PACKAGE)
     if os.geteuid() != 0:
         pytest.skip("vsftpd with PAM logins for a system account needs root")
-    d = make_daemon_dir("vsftpd-")
-    try:
+    with daemon_dir("vsftpd-") as d:
         ca = trustme.CA()
         cert = ca.issue_cert("localhost", "127.0.0.1")
         cert_file = os.path.join(d, "cert.pem")
@@ -64,9 +61,7 @@ def vsftpd_server() -> Iterator[FtpServer]:
         os.mkdir(root, 0o755)
         shutil.chown(root, FTP_USER)
 
-        proc = None
-        for _attempt in range(5):
-            port = free_port()
+        def command(port: int) -> list[str]:
             config_path = os.path.join(d, "vsftpd.conf")
             with open(config_path, "w") as f:
                 f.write(
@@ -95,26 +90,9 @@ def vsftpd_server() -> Iterator[FtpServer]:
                     "max_clients=0\n"
                     "max_per_ip=0\n"
                 )
-            with open(os.path.join(d, f"vsftpd-{port}.out"), "wb") as log:
-                proc = subprocess.Popen(
-                    [vsftpd, config_path],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent(),
-                )
-            try:
-                wait_until(functools.partial(tcp_open, port), proc, timeout=30)
-                break
-            except RuntimeError:  # exited early (the port may have been taken meanwhile): try another
-                proc = None
-        if proc is None:
-            raise RuntimeError(f"vsftpd did not start; see the logs in {d}")
-        try:
+            return [vsftpd, config_path]
+
+        with run_daemon("vsftpd", d, free_port, command, tcp_open, logs=[f"{d}/vsftpd.log"]) as port:
             yield FtpServer(
                 port=port, user=FTP_USER, password=FTP_PASSWORD, banner=FTP_BANNER, ca_file=ca_file
             )
-        finally:
-            stop(proc)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)

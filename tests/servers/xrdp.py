@@ -10,24 +10,14 @@ Fixture:
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from .common import (
-    die_with_parent,
-    free_port,
-    make_daemon_dir,
-    require_binary,
-    stop,
-    tcp_open,
-    wait_until,
-)
+from .common import daemon_dir, free_port, require_binary, run_daemon, tcp_open
 
 XRDP = "/usr/sbin/xrdp"
 
@@ -61,47 +51,24 @@ code=20
 def xrdp_port() -> Iterator[int]:
     binary = require_binary(XRDP, "xrdp")
     openssl = require_binary("openssl", "openssl")
-    daemon_dir = make_daemon_dir("xrdp-")
-    try:
+    with daemon_dir("xrdp-") as d:
         subprocess.run(
             [
                 openssl,
                 *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
-                *("-keyout", f"{daemon_dir}/key.pem", "-out", f"{daemon_dir}/cert.pem"),
+                *("-keyout", f"{d}/key.pem", "-out", f"{d}/cert.pem"),
             ],
             check=True,
             capture_output=True,
         )
-        last_log = ""
-        for _attempt in range(5):
-            port = free_port()
-            conf = os.path.join(daemon_dir, "xrdp.ini")
+
+        def command(port: int) -> list[str]:
+            conf = os.path.join(d, "xrdp.ini")
             with open(conf, "w") as f:
-                f.write(CONFIG.format(port=port, dir=daemon_dir))
-            log_path = os.path.join(daemon_dir, f"stdout-{port}.log")
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(
-                    [binary, "--nodaemon", "--config", conf],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=daemon_dir,
-                    preexec_fn=die_with_parent(signal.SIGTERM),
-                )
-            try:
-                wait_until(functools.partial(tcp_open, port), proc, timeout=20)
-            except RuntimeError:  # exited early, perhaps the port was taken meanwhile
-                with open(log_path, errors="replace") as f:
-                    last_log = f.read()
-                continue
-            except BaseException:
-                stop(proc)
-                raise
-            try:
-                yield port
-            finally:
-                stop(proc)
-            return
-        raise RuntimeError(f"xrdp did not start; last log:\n{last_log}")
-    finally:
-        shutil.rmtree(daemon_dir, ignore_errors=True)
+                f.write(CONFIG.format(port=port, dir=d))
+            return [binary, "--nodaemon", "--config", conf]
+
+        with run_daemon(
+            "xrdp", d, free_port, command, tcp_open, timeout=20, cwd=d, death_signal=signal.SIGTERM
+        ) as port:
+            yield port
