@@ -31,12 +31,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 from _harness import ROOT, free_port, proc_cpu_seconds  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from servers.common import wait_until  # noqa: E402
 
 NGINX = "/usr/sbin/nginx"
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
@@ -45,20 +47,6 @@ GOAL = 2.0
 
 
 # --- the daemons ------------------------------------------------------------------------------------
-
-
-def wait_for(pred: Callable[[], bool], proc: subprocess.Popen[bytes], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            if pred():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not ready after {timeout}s")
 
 
 def http_ok(url: str) -> bool:
@@ -103,7 +91,7 @@ http {{
         )
     daemons.append(proc)
     url = f"http://127.0.0.1:{port}/index.html"
-    wait_for(lambda: http_ok(url), proc, "nginx")
+    wait_until(lambda: http_ok(url), proc, timeout=20)
     return url
 
 
@@ -122,7 +110,7 @@ def start_blackbox(workdir: str, daemons: list[subprocess.Popen[bytes]]) -> tupl
         )
     daemons.append(proc)
     base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: http_ok(base + "/-/healthy"), proc, "blackbox_exporter")
+    wait_until(lambda: http_ok(base + "/-/healthy"), proc, timeout=20)
     return proc.pid, base
 
 

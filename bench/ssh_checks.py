@@ -25,17 +25,18 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 from _harness import CLK_TCK, ROOT, free_port  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from servers.common import tcp_open, wait_until  # noqa: E402
 
 sys.path.insert(0, ROOT)
 import asyncssh  # noqa: E402
@@ -66,25 +67,6 @@ def cpu_with_children(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / CLK_TCK
 
 
-def wait_for(pred: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode}")
-        try:
-            if pred():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"sshd not ready after {timeout}s")
-
-
-def tcp_open(port: int) -> bool:
-    socket.create_connection(("127.0.0.1", port), 0.2).close()
-    return True
-
-
 def start_sshd(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
     host_key = os.path.join(workdir, "host_ed25519_key")
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(host_key)
@@ -107,7 +89,7 @@ def start_sshd(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
         )
     with open(os.path.join(workdir, "sshd.log"), "wb") as log:
         proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stdout=log, stderr=subprocess.STDOUT)
-    wait_for(lambda: tcp_open(port), proc)
+    wait_until(lambda: tcp_open(port), proc, timeout=20)
     return proc, port
 
 
